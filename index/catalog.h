@@ -1,0 +1,146 @@
+// Catalog: one immutable, versioned snapshot of everything the server recommends from.
+#ifndef ENCORE_INDEX_CATALOG_H_
+#define ENCORE_INDEX_CATALOG_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "encore/v1/recommender.pb.h"
+#include "index/embedding_index.h"
+#include "index/faiss_index.h"
+#include "index/matrix.h"
+
+namespace encore::index {
+
+// Dense internal item id: position in the item table. Never leaves the process.
+using ItemId = int32_t;
+
+inline constexpr char kMusicSpace[] = "music";
+inline constexpr char kPodcastSpace[] = "podcast";
+
+// The embedding space of a kind: TRACK and ARTIST live in "music", EPISODE and SHOW in "podcast".
+std::string SpaceOfKind(v1::ItemKind kind);
+
+struct Tag {
+  std::string name;
+  float weight = 0.0f;
+};
+
+struct Item {
+  std::string id;  // stable external id
+  v1::ItemKind kind = v1::TRACK;
+  std::string artist_id;
+  std::string name;
+  std::vector<Tag> tags;
+  float tempo = 0.0f;    // BPM, 0 = unknown
+  float energy = -1.0f;  // 0..1, negative = unknown
+  float popularity = 0.0f;
+  int32_t space = -1;  // index into Catalog::spaces()
+  int64_t row = -1;    // row in that space's matrix
+};
+
+// Vectors of one space plus the index over them; row r belongs to item row_to_item[r].
+struct EmbeddingSpace {
+  std::string name;
+  Matrix vectors;
+  std::unique_ptr<EmbeddingIndex> index;
+  std::vector<ItemId> row_to_item;
+};
+
+struct Artist {
+  std::string id;
+  std::string name;              // from the ARTIST item when the catalog has one
+  std::vector<ItemId> items;     // TRACK items by this artist
+  std::optional<ItemId> as_item;  // the ARTIST item itself, if any
+};
+
+// Artists with one vector each: the ARTIST item's own vector when the catalog has one, otherwise
+// the mean of its tracks' vectors. Only music-space artists are indexed.
+struct ArtistTable {
+  std::vector<Artist> artists;
+  Matrix vectors;  // row i = artists[i]
+  std::unique_ptr<EmbeddingIndex> index;
+  absl::flat_hash_map<std::string, int32_t> by_id;
+};
+
+// Builds an index over `vectors`. REQUIRES: `vectors` outlives the returned index.
+using IndexFactory = std::function<absl::StatusOr<std::unique_ptr<EmbeddingIndex>>(
+    const Matrix& vectors, const IndexOptions& options)>;
+
+struct CatalogOptions {
+  IndexOptions index;
+  // Default (empty): FAISS (FaissIndex::Build). Tests pass an ExactIndex factory.
+  IndexFactory index_factory;
+};
+
+// Input for Catalog::Build: items in table order plus one matrix per space.
+struct CatalogParts {
+  std::string version;
+  std::string source_dir;
+  std::vector<Item> items;
+  std::map<std::string, Matrix> space_vectors;
+  // Prebuilt indexes by space name (optional).
+  std::map<std::string, std::unique_ptr<EmbeddingIndex>> prebuilt;
+};
+
+// Immutable after construction; every method is const and thread-safe. Shared between requests
+// as std::shared_ptr<const Catalog>, so a request sees one version from start to end.
+class Catalog {
+ public:
+  // Loads and verifies a snapshot directory (manifest.json, checksums, items, vectors, indexes)
+  // and builds everything; errors name the file and the reason. Nothing is visible on failure.
+  static absl::StatusOr<std::shared_ptr<const Catalog>> Load(const std::string& dir,
+                                                             const CatalogOptions& options);
+  // Builds a catalog from in-memory parts: validates ids, rows and dimensions.
+  static absl::StatusOr<std::shared_ptr<const Catalog>> Build(CatalogParts parts,
+                                                              const CatalogOptions& options);
+
+  const std::string& version() const { return version_; }
+  const std::string& source_dir() const { return source_dir_; }
+  int64_t loaded_at_ms() const { return loaded_at_ms_; }
+
+  int32_t size() const { return static_cast<int32_t>(items_.size()); }
+  const Item& item(ItemId id) const { return items_[id]; }
+  absl::Span<const Item> items() const { return items_; }
+  // Internal id of an external item id.
+  std::optional<ItemId> Find(absl::string_view external_id) const;
+
+  const std::vector<std::unique_ptr<EmbeddingSpace>>& spaces() const { return spaces_; }
+  // Space by name, or nullptr.
+  const EmbeddingSpace* space(absl::string_view name) const;
+  // The item's embedding (dimension of its space).
+  absl::Span<const float> vector(ItemId id) const;
+
+  // Items of `kind`, most popular first.
+  absl::Span<const ItemId> popular(v1::ItemKind kind) const;
+  // Number of items of `kind`.
+  int64_t count(v1::ItemKind kind) const { return popular(kind).size(); }
+
+  const ArtistTable& artists() const { return artists_; }
+
+ private:
+  Catalog() = default;
+  absl::Status BuildArtists(const CatalogOptions& options);
+
+  std::string version_;
+  std::string source_dir_;
+  int64_t loaded_at_ms_ = 0;
+  std::vector<Item> items_;
+  absl::flat_hash_map<std::string, ItemId> by_id_;
+  std::vector<std::unique_ptr<EmbeddingSpace>> spaces_;
+  std::map<int, std::vector<ItemId>> popular_by_kind_;
+  ArtistTable artists_;
+};
+
+}  // namespace encore::index
+
+#endif  // ENCORE_INDEX_CATALOG_H_

@@ -1,0 +1,168 @@
+#include "index/faiss_index.h"
+
+#include <omp.h>
+
+#include <exception>
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/impl/HNSW.h>
+#include <faiss/index_io.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace encore::index {
+namespace {
+
+// Pins this thread's OpenMP team size to 1; OpenMP settings are per thread, so every
+// serving thread does this once.
+void PinOpenMpToOneThread() {
+  thread_local bool pinned = false;
+  if (!pinned) {
+    omp_set_num_threads(1);
+    pinned = true;
+  }
+}
+
+}  // namespace
+
+std::string ResolveIndexType(const IndexOptions& options, int64_t rows) {
+  if (options.type != "auto") return options.type;
+  return rows >= options.hnsw_threshold ? "hnsw" : "flat";
+}
+
+FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, std::string type, int default_ef)
+    : index_(std::move(index)), type_(std::move(type)), default_ef_(default_ef) {}
+
+FaissIndex::~FaissIndex() = default;
+
+int32_t FaissIndex::dimension() const { return static_cast<int32_t>(index_->d); }
+int64_t FaissIndex::size() const { return index_->ntotal; }
+
+absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Build(const Matrix& vectors,
+                                                              const IndexOptions& options) {
+  const std::string type = ResolveIndexType(options, vectors.rows);
+  if (vectors.dim <= 0) return absl::InvalidArgumentError("index dimension must be positive");
+  try {
+    std::unique_ptr<faiss::Index> index;
+    if (type == "flat") {
+      index = std::make_unique<faiss::IndexFlatIP>(vectors.dim);
+    } else if (type == "hnsw") {
+      if (options.hnsw_m < 4 || options.ef_construction < 8) {
+        return absl::InvalidArgumentError("hnsw_m must be >= 4 and ef_construction >= 8");
+      }
+      auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(vectors.dim, options.hnsw_m,
+                                                         faiss::METRIC_INNER_PRODUCT);
+      hnsw->hnsw.efConstruction = options.ef_construction;
+      hnsw->hnsw.efSearch = options.ef_search;
+      index = std::move(hnsw);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown index type '", type, "' (want auto, flat or hnsw)"));
+    }
+    if (vectors.rows > 0) index->add(vectors.rows, vectors.data.data());
+    return std::unique_ptr<FaissIndex>(new FaissIndex(std::move(index), type, options.ef_search));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("FAISS build failed: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Load(const std::string& path,
+                                                             int32_t expected_dim,
+                                                             int64_t expected_rows,
+                                                             const IndexOptions& options) {
+  std::unique_ptr<faiss::Index> index;
+  try {
+    index.reset(faiss::read_index(path.c_str()));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("cannot read FAISS index ", path, ": ", e.what()));
+  }
+  if (index->d != expected_dim || index->ntotal != expected_rows) {
+    return absl::DataLossError(absl::StrCat("FAISS index ", path, " holds ", index->ntotal, "x",
+                                            index->d, ", manifest says ", expected_rows, "x",
+                                            expected_dim));
+  }
+  if (index->metric_type != faiss::METRIC_INNER_PRODUCT) {
+    return absl::DataLossError(absl::StrCat("FAISS index ", path, " is not inner-product"));
+  }
+  std::string type;
+  if (dynamic_cast<faiss::IndexHNSWFlat*>(index.get()) != nullptr) {
+    type = "hnsw";
+  } else if (dynamic_cast<faiss::IndexFlat*>(index.get()) != nullptr) {
+    type = "flat";
+  } else {
+    return absl::DataLossError(absl::StrCat("FAISS index ", path, " has an unsupported type"));
+  }
+  return std::unique_ptr<FaissIndex>(new FaissIndex(std::move(index), type, options.ef_search));
+}
+
+absl::Status FaissIndex::Save(const std::string& path) const {
+  try {
+    faiss::write_index(index_.get(), path.c_str());
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("cannot write FAISS index ", path, ": ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FaissIndex::RunSearch(const float* queries, int64_t n, int k,
+                                   const SearchParams& params, float* distances,
+                                   int64_t* labels) const {
+  if (k < 1) return absl::InvalidArgumentError("k must be >= 1");
+  PinOpenMpToOneThread();
+  try {
+    if (type_ == "hnsw") {
+      faiss::SearchParametersHNSW hp;
+      hp.efSearch = std::max(params.ef_search > 0 ? params.ef_search : default_ef_, k);
+      index_->search(n, queries, k, distances, labels, &hp);
+    } else {
+      index_->search(n, queries, k, distances, labels);
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("FAISS search failed: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Neighbor>> FaissIndex::Search(absl::Span<const float> query, int k,
+                                                         const SearchParams& params) const {
+  if (static_cast<int64_t>(query.size()) != index_->d) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("query has ", query.size(), " floats, index dimension is ", index_->d));
+  }
+  k = static_cast<int>(std::min<int64_t>(k, std::max<int64_t>(index_->ntotal, 1)));
+  std::vector<float> distances(k);
+  std::vector<int64_t> labels(k);
+  absl::Status s = RunSearch(query.data(), 1, k, params, distances.data(), labels.data());
+  if (!s.ok()) return s;
+  std::vector<Neighbor> out;
+  out.reserve(k);
+  for (int i = 0; i < k; ++i) {
+    if (labels[i] >= 0) out.push_back({labels[i], distances[i]});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::vector<Neighbor>>> FaissIndex::SearchBatch(
+    absl::Span<const float> queries, int k, const SearchParams& params) const {
+  const int64_t d = index_->d;
+  if (queries.size() % d != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("query block of ", queries.size(), " floats is not a multiple of ", d));
+  }
+  const int64_t n = static_cast<int64_t>(queries.size()) / d;
+  k = static_cast<int>(std::min<int64_t>(k, std::max<int64_t>(index_->ntotal, 1)));
+  std::vector<float> distances(n * k);
+  std::vector<int64_t> labels(n * k);
+  absl::Status s = RunSearch(queries.data(), n, k, params, distances.data(), labels.data());
+  if (!s.ok()) return s;
+  std::vector<std::vector<Neighbor>> out(n);
+  for (int64_t q = 0; q < n; ++q) {
+    for (int i = 0; i < k; ++i) {
+      if (labels[q * k + i] >= 0) out[q].push_back({labels[q * k + i], distances[q * k + i]});
+    }
+  }
+  return out;
+}
+
+}  // namespace encore::index

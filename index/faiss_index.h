@@ -1,0 +1,72 @@
+// The only code that sees FAISS: builds, loads, saves and searches FAISS indexes.
+#ifndef ENCORE_INDEX_FAISS_INDEX_H_
+#define ENCORE_INDEX_FAISS_INDEX_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "index/embedding_index.h"
+
+namespace faiss {
+struct Index;
+}
+
+namespace encore::index {
+
+// How to build an index for a space.
+struct IndexOptions {
+  // "auto" (flat below hnsw_threshold rows, HNSW at or above), "flat" or "hnsw".
+  std::string type = "auto";
+  // Default: 200000 rows.
+  int64_t hnsw_threshold = 200000;
+  // HNSW graph degree. Default: 32.
+  int hnsw_m = 32;
+  // HNSW build beam width. Default: 64.
+  int ef_construction = 64;
+  // HNSW search beam width used when a call does not set one. Default: 96.
+  int ef_search = 96;
+};
+
+// Resolves "auto" to "flat" or "hnsw" for `rows` rows.
+std::string ResolveIndexType(const IndexOptions& options, int64_t rows);
+
+// A FAISS inner-product index (IndexFlatIP or IndexHNSWFlat with METRIC_INNER_PRODUCT).
+// Thread safety: const methods are safe concurrently. Search runs single-threaded (OpenMP pinned
+// to one thread on the calling thread) so it never fights the RPC workers for cores.
+class FaissIndex : public EmbeddingIndex {
+ public:
+  ~FaissIndex() override;
+
+  // Builds an index over `vectors` (copied into FAISS). Building HNSW uses all OpenMP threads.
+  static absl::StatusOr<std::unique_ptr<FaissIndex>> Build(const Matrix& vectors,
+                                                           const IndexOptions& options);
+  // Loads an index written by Save(). Verifies dimension and row count.
+  static absl::StatusOr<std::unique_ptr<FaissIndex>> Load(const std::string& path,
+                                                          int32_t expected_dim,
+                                                          int64_t expected_rows,
+                                                          const IndexOptions& options);
+  // Writes the index to `path`.
+  absl::Status Save(const std::string& path) const;
+
+  int32_t dimension() const override;
+  int64_t size() const override;
+  std::string type() const override { return type_; }
+  absl::StatusOr<std::vector<Neighbor>> Search(absl::Span<const float> query, int k,
+                                               const SearchParams& params) const override;
+  absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
+      absl::Span<const float> queries, int k, const SearchParams& params) const override;
+
+ private:
+  FaissIndex(std::unique_ptr<faiss::Index> index, std::string type, int default_ef);
+  absl::Status RunSearch(const float* queries, int64_t n, int k, const SearchParams& params,
+                         float* distances, int64_t* labels) const;
+
+  std::unique_ptr<faiss::Index> index_;
+  std::string type_;
+  int default_ef_;
+};
+
+}  // namespace encore::index
+
+#endif  // ENCORE_INDEX_FAISS_INDEX_H_

@@ -1,0 +1,39 @@
+// Dense row-major float32 matrix and its .npy reader/writer.
+#ifndef ENCORE_INDEX_MATRIX_H_
+#define ENCORE_INDEX_MATRIX_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace encore::index {
+
+// A rows x dim float32 matrix, row-major. Value type; immutable once loaded into a Catalog.
+struct Matrix {
+  int64_t rows = 0;
+  int32_t dim = 0;
+  std::vector<float> data;  // rows * dim values
+
+  const float* row(int64_t r) const { return data.data() + r * dim; }
+  float* mutable_row(int64_t r) { return data.data() + r * dim; }
+  absl::Span<const float> row_span(int64_t r) const { return {row(r), static_cast<size_t>(dim)}; }
+};
+
+// Reads a numpy .npy file holding a 2-D little-endian float32 ('<f4'), C-order array.
+// Every header field is checked; any other dtype, order or shape is INVALID_ARGUMENT, and
+// non-finite values are rejected.
+absl::StatusOr<Matrix> ReadNpy(const std::string& path);
+
+// Parses .npy bytes (see ReadNpy); `name` is used in error messages.
+absl::StatusOr<Matrix> ParseNpy(const std::string& bytes, const std::string& name);
+
+// Serialises `m` as .npy version 1.0 bytes.
+std::string SerializeNpy(const Matrix& m);
+
+}  // namespace encore::index
+
+#endif  // ENCORE_INDEX_MATRIX_H_

@@ -1,0 +1,122 @@
+#include "index/snapshot_format.h"
+
+#include <set>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+
+namespace encore::index {
+
+absl::StatusOr<v1::SnapshotManifest> ReadManifest(const std::string& dir) {
+  const std::string path = absl::StrCat(dir, "/", kManifestFile);
+  auto json = common::ReadFile(path);
+  if (!json.ok()) {
+    return absl::Status(json.status().code(),
+                        absl::StrCat("snapshot ", dir, " has no readable manifest: ",
+                                     json.status().message()));
+  }
+  v1::SnapshotManifest manifest;
+  auto parsed = google::protobuf::util::JsonStringToMessage(*json, &manifest);
+  if (!parsed.ok()) {
+    return absl::DataLossError(absl::StrCat(path, ": bad manifest: ", parsed.ToString()));
+  }
+  if (manifest.format_version() != kSnapshotFormatVersion) {
+    return absl::DataLossError(absl::StrCat(path, ": format_version ", manifest.format_version(),
+                                            " is not supported (want ", kSnapshotFormatVersion,
+                                            ")"));
+  }
+  if (manifest.version().empty()) return absl::DataLossError(absl::StrCat(path, ": empty version"));
+  std::set<std::string> listed;
+  for (const auto& f : manifest.files()) {
+    if (f.name().empty() || f.name().find('/') != std::string::npos || f.name() == "..") {
+      return absl::DataLossError(absl::StrCat(path, ": bad file name '", f.name(), "'"));
+    }
+    listed.insert(f.name());
+  }
+  std::vector<std::string> referenced = {manifest.items_file()};
+  for (const auto& s : manifest.spaces()) {
+    referenced.push_back(s.vectors_file());
+    if (!s.index_file().empty()) referenced.push_back(s.index_file());
+  }
+  for (const auto& name : referenced) {
+    if (listed.count(name) == 0) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": file '", name, "' is used but has no checksum entry"));
+    }
+  }
+  return manifest;
+}
+
+absl::Status VerifyFiles(const std::string& dir, const v1::SnapshotManifest& manifest) {
+  for (const auto& f : manifest.files()) {
+    const std::string path = absl::StrCat(dir, "/", f.name());
+    auto digest = common::DigestFile(path);
+    if (!digest.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("snapshot file missing or unreadable: ", digest.status().message()));
+    }
+    if (digest->bytes != f.bytes()) {
+      return absl::DataLossError(absl::StrCat("snapshot file ", path, " is ", digest->bytes,
+                                              " bytes, manifest says ", f.bytes()));
+    }
+    if (digest->xxh3 != f.xxh3()) {
+      return absl::DataLossError(absl::StrCat("snapshot file ", path, " checksum mismatch: xxh3 ",
+                                              digest->xxh3, ", manifest says ", f.xxh3()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ManifestToJson(const v1::SnapshotManifest& manifest) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.add_whitespace = true;
+  opts.preserve_proto_field_names = true;
+  auto s = google::protobuf::util::MessageToJsonString(manifest, &json, opts);
+  if (!s.ok()) return absl::InternalError(s.ToString());
+  return json;
+}
+
+std::string SerializeItems(const std::vector<v1::ItemRecord>& items) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream raw(&out);
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    for (const auto& item : items) {
+      coded.WriteVarint32(static_cast<uint32_t>(item.ByteSizeLong()));
+      item.SerializeWithCachedSizes(&coded);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::ItemRecord>> ParseItems(const std::string& bytes,
+                                                       const std::string& name) {
+  std::vector<v1::ItemRecord> items;
+  google::protobuf::io::ArrayInputStream raw(bytes.data(), static_cast<int>(bytes.size()));
+  google::protobuf::io::CodedInputStream coded(&raw);
+  coded.SetTotalBytesLimit(INT32_MAX);
+  while (coded.CurrentPosition() < static_cast<int>(bytes.size())) {
+    uint32_t len = 0;
+    if (!coded.ReadVarint32(&len)) {
+      return absl::DataLossError(absl::StrCat(name, ": truncated record length at record ",
+                                              items.size()));
+    }
+    auto limit = coded.PushLimit(static_cast<int>(len));
+    v1::ItemRecord rec;
+    if (!rec.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage() ||
+        coded.BytesUntilLimit() != 0) {
+      return absl::DataLossError(absl::StrCat(name, ": malformed record ", items.size()));
+    }
+    coded.PopLimit(limit);
+    items.push_back(std::move(rec));
+  }
+  return items;
+}
+
+}  // namespace encore::index

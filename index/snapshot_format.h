@@ -1,0 +1,41 @@
+// The catalog snapshot directory format, shared by the reader (Catalog::Load) and the writer
+// (offline/snapshot_builder).
+//
+// A snapshot is a directory holding:
+//   manifest.json  SnapshotManifest (proto JSON): version, counts, spaces, and one XXH3-64
+//                  checksum + size per file below
+//   items.pb       ItemRecord messages, each prefixed by its varint length
+//   <space>.npy    float32 vectors per space (rows in item-table order of the space's items)
+//   <space>.faiss  optional prebuilt FAISS index over the same rows
+#ifndef ENCORE_INDEX_SNAPSHOT_FORMAT_H_
+#define ENCORE_INDEX_SNAPSHOT_FORMAT_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "encore/v1/snapshot.pb.h"
+
+namespace encore::index {
+
+inline constexpr char kManifestFile[] = "manifest.json";
+inline constexpr int kSnapshotFormatVersion = 1;
+
+// Reads and parses DIR/manifest.json; checks the format version and that every file the
+// manifest refers to is listed with a checksum.
+absl::StatusOr<v1::SnapshotManifest> ReadManifest(const std::string& dir);
+
+// Checks every listed file's size and XXH3-64 checksum. DATA_LOSS names the first bad file.
+absl::Status VerifyFiles(const std::string& dir, const v1::SnapshotManifest& manifest);
+
+// Manifest as pretty JSON.
+absl::StatusOr<std::string> ManifestToJson(const v1::SnapshotManifest& manifest);
+
+// Length-delimited ItemRecord stream <-> records.
+std::string SerializeItems(const std::vector<v1::ItemRecord>& items);
+absl::StatusOr<std::vector<v1::ItemRecord>> ParseItems(const std::string& bytes,
+                                                       const std::string& name);
+
+}  // namespace encore::index
+
+#endif  // ENCORE_INDEX_SNAPSHOT_FORMAT_H_

@@ -1,0 +1,134 @@
+#include "offline/snapshot_builder.h"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/file_util.h"
+#include "common/status_macros.h"
+#include "index/catalog.h"
+#include "index/snapshot_format.h"
+
+namespace encore::offline {
+namespace fs = std::filesystem;
+namespace {
+
+absl::Status Validate(const SnapshotContents& c) {
+  if (c.version.empty() || c.version.front() == '.' ||
+      c.version.find('/') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("bad snapshot version '", c.version, "'"));
+  }
+  absl::flat_hash_set<std::string> ids;
+  std::map<std::string, int64_t> rows;
+  for (size_t i = 0; i < c.items.size(); ++i) {
+    const auto& item = c.items[i];
+    if (item.id().empty()) return absl::InvalidArgumentError(absl::StrCat("item ", i, ": empty id"));
+    if (!ids.insert(item.id()).second) {
+      return absl::InvalidArgumentError(absl::StrCat("duplicate item id '", item.id(), "'"));
+    }
+    if (item.kind() == v1::ITEM_KIND_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrCat("item '", item.id(), "': no kind"));
+    }
+    ++rows[index::SpaceOfKind(item.kind())];
+  }
+  for (const auto& [space, n] : rows) {
+    auto it = c.spaces.find(space);
+    if (it == c.spaces.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("items need space '", space, "'"));
+    }
+    if (it->second.rows != n) {
+      return absl::InvalidArgumentError(absl::StrCat("space '", space, "' has ", it->second.rows,
+                                                     " vectors for ", n, " items"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddFile(const std::string& dir, const std::string& name,
+                     v1::SnapshotManifest* manifest) {
+  ASSIGN_OR_RETURN(common::FileDigest digest, common::DigestFile(absl::StrCat(dir, "/", name)));
+  auto* f = manifest->add_files();
+  f->set_name(name);
+  f->set_bytes(digest.bytes);
+  f->set_xxh3(digest.xxh3);
+  return absl::OkStatus();
+}
+
+absl::Status WriteAll(const std::string& dir, const SnapshotContents& contents,
+                      const BuildOptions& options) {
+  v1::SnapshotManifest manifest;
+  manifest.set_format_version(index::kSnapshotFormatVersion);
+  manifest.set_version(contents.version);
+  manifest.set_created_ms(common::NowMs());
+  manifest.set_producer(contents.producer);
+  manifest.set_items_file("items.pb");
+  manifest.set_item_count(static_cast<int64_t>(contents.items.size()));
+  RETURN_IF_ERROR(common::WriteFile(absl::StrCat(dir, "/items.pb"),
+                                    index::SerializeItems(contents.items)));
+  RETURN_IF_ERROR(AddFile(dir, "items.pb", &manifest));
+  for (const auto& [name, matrix] : contents.spaces) {
+    auto* space = manifest.add_spaces();
+    space->set_name(name);
+    space->set_dimension(matrix.dim);
+    space->set_count(matrix.rows);
+    space->set_vectors_file(absl::StrCat(name, ".npy"));
+    RETURN_IF_ERROR(common::WriteFile(absl::StrCat(dir, "/", space->vectors_file()),
+                                      index::SerializeNpy(matrix)));
+    RETURN_IF_ERROR(AddFile(dir, space->vectors_file(), &manifest));
+    if (options.prebuild_index && matrix.rows > 0) {
+      ASSIGN_OR_RETURN(auto idx, index::FaissIndex::Build(matrix, options.index));
+      space->set_index_file(absl::StrCat(name, ".faiss"));
+      space->set_index_type(idx->type());
+      RETURN_IF_ERROR(idx->Save(absl::StrCat(dir, "/", space->index_file())));
+      RETURN_IF_ERROR(AddFile(dir, space->index_file(), &manifest));
+    }
+  }
+  ASSIGN_OR_RETURN(std::string json, index::ManifestToJson(manifest));
+  return common::WriteFile(absl::StrCat(dir, "/", index::kManifestFile), json);
+}
+
+}  // namespace
+
+std::string TimestampVersion() {
+  char buf[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(buf, sizeof(buf), "%Y%m%dT%H%M%SZ", std::gmtime(&now));
+  return buf;
+}
+
+absl::StatusOr<std::string> PublishSnapshot(const std::string& root,
+                                            const SnapshotContents& contents,
+                                            const BuildOptions& options) {
+  RETURN_IF_ERROR(Validate(contents));
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", root, ": ", ec.message()));
+  const fs::path final_dir = fs::path(root) / contents.version;
+  if (fs::exists(final_dir, ec)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("snapshot ", final_dir.string(), " exists; snapshots are immutable"));
+  }
+  const fs::path tmp = fs::path(root) / absl::StrCat(".tmp-", contents.version, "-", ::getpid());
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", tmp.string(), ": ", ec.message()));
+  absl::Status written = WriteAll(tmp.string(), contents, options);
+  if (written.ok()) {
+    fs::rename(tmp, final_dir, ec);
+    if (ec) {
+      written = absl::InternalError(absl::StrCat("cannot publish ", final_dir.string(), ": ",
+                                                 ec.message()));
+    }
+  }
+  if (!written.ok()) {
+    fs::remove_all(tmp, ec);
+    return written;
+  }
+  return final_dir.string();
+}
+
+}  // namespace encore::offline

@@ -1,0 +1,70 @@
+// The request pipeline: profile -> candidates -> filters -> rank/diversify -> explain.
+#ifndef ENCORE_RECOMMEND_PIPELINE_H_
+#define ENCORE_RECOMMEND_PIPELINE_H_
+
+#include <cstdint>
+#include <functional>
+
+#include "absl/status/status.h"
+#include "encore/v1/recommender.pb.h"
+#include "index/catalog.h"
+#include "recommend/profile.h"
+#include "storage/history_store.h"
+
+namespace encore::recommend {
+
+struct PipelineOptions {
+  ProfileOptions profile;
+  // Newest history events read per request. Default: 500.
+  int history_limit = 500;
+  // At most this many items of one artist per response. Default: 2.
+  int max_per_artist = 2;
+  // ANN over-fetch: k = count * candidate_multiplier + excluded items. Default: 4.
+  int candidate_multiplier = 4;
+  // HNSW beam width per call; 0 = the index default.
+  int ef_search = 0;
+  // Share of the query that comes from the seeds when a user has both history and seeds.
+  // Default: 0.5.
+  float seed_weight = 0.5f;
+  // Default count when a request says 0, and the largest allowed. Defaults: 20, 500.
+  int default_count = 20;
+  int max_count = 500;
+  // RecordEvents limits. Defaults: 1000 events; timestamps from 2000-01-01 to now + 1 day.
+  int max_events_per_request = 1000;
+  int64_t min_timestamp_ms = 946684800000;
+  int64_t max_future_ms = 86400000;
+  // Clock for timestamp validation (ms since epoch). Default: wall clock.
+  std::function<int64_t()> now_ms;
+};
+
+// Runs every RPC's logic against one pinned catalog. Holds no per-request state.
+// Thread safety: all methods are const and thread-safe. REQUIRES: `history` outlives this.
+// Errors: INVALID_ARGUMENT naming the field for bad input (nothing is written), NOT_FOUND naming
+// the id for unknown items/artists/seeds, UNAVAILABLE when the history store fails.
+class RecommendPipeline {
+ public:
+  RecommendPipeline(storage::HistoryStore* history, PipelineOptions options);
+
+  absl::Status Recommend(const index::Catalog& catalog, const v1::RecommendRequest& request,
+                         v1::RecommendResponse* response) const;
+  absl::Status SimilarItems(const index::Catalog& catalog, const v1::SimilarItemsRequest& request,
+                            v1::SimilarItemsResponse* response) const;
+  absl::Status SimilarArtists(const index::Catalog& catalog,
+                              const v1::SimilarArtistsRequest& request,
+                              v1::SimilarArtistsResponse* response) const;
+  // Validates every event, then appends all of them in one atomic write.
+  absl::Status RecordEvents(const index::Catalog& catalog, const v1::RecordEventsRequest& request,
+                            v1::RecordEventsResponse* response) const;
+
+  const PipelineOptions& options() const { return options_; }
+
+ private:
+  absl::StatusOr<int> ResolveCount(int32_t requested) const;
+
+  storage::HistoryStore* history_;
+  PipelineOptions options_;
+};
+
+}  // namespace encore::recommend
+
+#endif  // ENCORE_RECOMMEND_PIPELINE_H_

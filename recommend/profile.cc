@@ -1,0 +1,70 @@
+#include "recommend/profile.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+
+namespace encore::recommend {
+namespace {
+
+float TypeWeight(storage::EventType type, const ProfileOptions& o) {
+  switch (type) {
+    case storage::EventType::kPlay:
+      return o.play_weight;
+    case storage::EventType::kLike:
+      return o.like_weight;
+    case storage::EventType::kSkip:
+      return o.skip_weight;
+    case storage::EventType::kDislike:
+      return o.dislike_weight;
+  }
+  return 0.0f;
+}
+
+}  // namespace
+
+TasteProfile BuildTasteProfile(const index::Catalog& catalog,
+                               absl::Span<const storage::HistoryEvent> history,
+                               const std::string& space, const ProfileOptions& options) {
+  TasteProfile profile;
+  const index::EmbeddingSpace* s = catalog.space(space);
+  if (s == nullptr || history.empty()) return profile;
+  int64_t newest = history.front().timestamp_ms;
+  for (const auto& e : history) newest = std::max(newest, e.timestamp_ms);
+  const double half_life_ms = std::max(options.half_life_days, 1e-6) * 86400e3;
+
+  std::vector<double> sum(s->vectors.dim, 0.0);
+  double positive_mass = 0.0;
+  absl::flat_hash_map<index::ItemId, double> item_weight;
+  for (const auto& e : history) {
+    auto id = catalog.Find(e.item_id);
+    if (!id) continue;
+    profile.seen.insert(*id);
+    const index::Item& item = catalog.item(*id);
+    if (catalog.spaces()[item.space]->name != space) continue;
+    const double decay = std::exp2(-static_cast<double>(newest - e.timestamp_ms) / half_life_ms);
+    const double w = TypeWeight(e.type, options) * decay;
+    if (w == 0.0) continue;
+    auto v = catalog.vector(*id);
+    for (size_t j = 0; j < v.size(); ++j) sum[j] += w * v[j];
+    if (w > 0) positive_mass += w;
+    item_weight[*id] += w;
+  }
+  if (positive_mass <= 0.0) return profile;
+  profile.vector.resize(sum.size());
+  for (size_t j = 0; j < sum.size(); ++j) {
+    profile.vector[j] = static_cast<float>(sum[j] / positive_mass);
+  }
+  std::vector<std::pair<double, index::ItemId>> ranked;
+  for (const auto& [id, w] : item_weight) {
+    if (w > 0) ranked.emplace_back(w, id);
+  }
+  std::sort(ranked.begin(), ranked.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  for (size_t i = 0; i < ranked.size() && i < 32; ++i) profile.anchors.push_back(ranked[i].second);
+  return profile;
+}
+
+}  // namespace encore::recommend

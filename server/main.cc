@@ -1,0 +1,145 @@
+// encore-server: serves recommendations from a catalog snapshot and a RocksDB history store.
+#include <signal.h>
+
+#include <cstdio>
+#include <ctime>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "index/snapshot_manager.h"
+#include "server/server.h"
+#include "storage/event_import.h"
+#include "storage/rocksdb_history_store.h"
+
+ABSL_FLAG(std::string, snapshot_dir, "",
+          "Snapshot directory, or a root whose newest subdirectory with a manifest is served");
+ABSL_FLAG(std::string, history_dir, "", "RocksDB directory of listening history (created)");
+ABSL_FLAG(std::string, host, "0.0.0.0", "gRPC listen host");
+ABSL_FLAG(int, port, 50051, "gRPC port (0 = pick a free one and print it)");
+ABSL_FLAG(std::string, metrics_host, "0.0.0.0", "Prometheus listen host");
+ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port (0 = pick one, -1 = off)");
+ABSL_FLAG(int, worker_threads, 0, "Pipeline worker threads (0 = one per core)");
+ABSL_FLAG(int, max_queue, 128, "Requests waiting for a worker before RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, index_type, "auto", "Index when the snapshot has none: auto, flat, hnsw");
+ABSL_FLAG(int64_t, hnsw_threshold, 200000, "With --index_type=auto: rows from which HNSW is used");
+ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree when building");
+ABSL_FLAG(int, ef_construction, 64, "HNSW build beam width");
+ABSL_FLAG(int, ef_search, 96, "HNSW search beam width");
+ABSL_FLAG(int, max_history_per_user, 1000, "Newest events kept per user");
+ABSL_FLAG(int, history_limit, 500, "Newest events read per Recommend");
+ABSL_FLAG(bool, history_sync, false, "fsync the history WAL on every RecordEvents");
+ABSL_FLAG(int, max_per_artist, 2, "Most items of one artist in a Recommend response");
+ABSL_FLAG(double, half_life_days, 30.0, "Recency half-life of the taste vector");
+ABSL_FLAG(std::string, import_events, "",
+          "TSV of events (user, item, type, timestamp_ms, played_ms) imported at start-up");
+ABSL_FLAG(int, snapshot_poll_seconds, 30,
+          "How often to look for a newer snapshot under --snapshot_dir (0 = never)");
+
+namespace {
+
+void Log(const std::string& msg) {
+  char when[32];
+  std::time_t now = std::time(nullptr);
+  std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  std::fprintf(stderr, "%s encore-server: %s\n", when, msg.c_str());
+}
+
+int Fail(const std::string& msg) {
+  Log(absl::StrCat("fatal: ", msg));
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "encore-server --snapshot_dir=DIR --history_dir=DIR [--port=50051] [--metrics_port=9464]");
+  absl::ParseCommandLine(argc, argv);
+  using encore::index::SnapshotManager;
+
+  // Signals are taken synchronously by the main loop; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const std::string snapshot_root = absl::GetFlag(FLAGS_snapshot_dir);
+  const std::string history_dir = absl::GetFlag(FLAGS_history_dir);
+  if (snapshot_root.empty()) return Fail("--snapshot_dir is required");
+  if (history_dir.empty()) return Fail("--history_dir is required");
+
+  encore::storage::RocksDbHistoryOptions history_options;
+  history_options.max_events_per_user = absl::GetFlag(FLAGS_max_history_per_user);
+  history_options.sync = absl::GetFlag(FLAGS_history_sync);
+  auto history = encore::storage::RocksDbHistoryStore::Open(history_dir, history_options);
+  if (!history.ok()) return Fail(history.status().ToString());
+  if (const std::string path = absl::GetFlag(FLAGS_import_events); !path.empty()) {
+    auto n = encore::storage::ImportEventsTsv(path, history->get());
+    if (!n.ok()) return Fail(n.status().ToString());
+    Log(absl::StrCat("imported ", *n, " events from ", path));
+  }
+
+  encore::index::CatalogOptions catalog_options;
+  catalog_options.index.type = absl::GetFlag(FLAGS_index_type);
+  catalog_options.index.hnsw_threshold = absl::GetFlag(FLAGS_hnsw_threshold);
+  catalog_options.index.hnsw_m = absl::GetFlag(FLAGS_hnsw_m);
+  catalog_options.index.ef_construction = absl::GetFlag(FLAGS_ef_construction);
+  catalog_options.index.ef_search = absl::GetFlag(FLAGS_ef_search);
+  SnapshotManager snapshots(catalog_options);
+
+  encore::server::ServerOptions server_options;
+  server_options.host = absl::GetFlag(FLAGS_host);
+  server_options.port = absl::GetFlag(FLAGS_port);
+  server_options.metrics_host = absl::GetFlag(FLAGS_metrics_host);
+  server_options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  server_options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  server_options.max_queue = absl::GetFlag(FLAGS_max_queue);
+  encore::recommend::PipelineOptions pipeline_options;
+  pipeline_options.history_limit = absl::GetFlag(FLAGS_history_limit);
+  pipeline_options.max_per_artist = absl::GetFlag(FLAGS_max_per_artist);
+  pipeline_options.profile.half_life_days = absl::GetFlag(FLAGS_half_life_days);
+
+  auto server = encore::server::EncoreServer::Start(server_options, &snapshots, history->get(),
+                                                    pipeline_options);
+  if (!server.ok()) return Fail(server.status().ToString());
+  std::printf("encore-server listening grpc_port=%d metrics_port=%d\n", (*server)->port(),
+              (*server)->metrics_port());
+  std::fflush(stdout);
+
+  // Health stays NOT_SERVING until this load completes.
+  const absl::Time load_start = absl::Now();
+  auto first = encore::index::FindNewestSnapshot(snapshot_root);
+  if (!first.ok()) return Fail(first.status().ToString());
+  if (absl::Status s = snapshots.LoadAndSwap(*first); !s.ok()) return Fail(s.ToString());
+  auto catalog = snapshots.Current();
+  Log(absl::StrCat("serving catalog ", catalog->version(), " from ", *first, " (", catalog->size(),
+                   " items) loaded in ", absl::FormatDuration(absl::Now() - load_start)));
+
+  const int poll = absl::GetFlag(FLAGS_snapshot_poll_seconds);
+  absl::Time next_poll = absl::Now() + absl::Seconds(poll);
+  while (true) {
+    timespec tick{1, 0};
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig == SIGINT || sig == SIGTERM) {
+      Log(absl::StrCat("signal ", sig, ": shutting down"));
+      break;
+    }
+    if (poll > 0 && absl::Now() >= next_poll) {
+      next_poll = absl::Now() + absl::Seconds(poll);
+      auto swapped = snapshots.Refresh(snapshot_root);
+      if (!swapped.ok()) {
+        Log(absl::StrCat("snapshot refresh failed, still serving ",
+                         snapshots.Current()->version(), ": ", swapped.status().ToString()));
+      } else if (*swapped) {
+        Log(absl::StrCat("now serving catalog ", snapshots.Current()->version()));
+      }
+    }
+  }
+  (*server)->Shutdown(absl::Seconds(5));
+  Log("stopped");
+  return 0;
+}

@@ -1,0 +1,100 @@
+#include "server/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <exception>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace encore::server {
+namespace {
+
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  // 50us .. ~3.3s, doubling.
+  prometheus::Histogram::BucketBoundaries b;
+  for (double v = 50e-6; v < 4.0; v *= 2) b.push_back(v);
+  return b;
+}
+
+}  // namespace
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("encore_requests_total")
+                   .Help("RPCs finished, by method and gRPC status code.")
+                   .Register(*registry_);
+  latency_ = &prometheus::BuildHistogram()
+                  .Name("encore_request_duration_seconds")
+                  .Help("RPC handling time from arrival to completion, by method.")
+                  .Register(*registry_);
+  catalog_items_ = &prometheus::BuildGauge()
+                        .Name("encore_catalog_items")
+                        .Help("Items in the serving catalog, by kind.")
+                        .Register(*registry_);
+  catalog_info_ = &prometheus::BuildGauge()
+                       .Name("encore_catalog_info")
+                       .Help("Always 1; the version label names the serving catalog.")
+                       .Register(*registry_);
+  catalog_loaded_ = &prometheus::BuildGauge()
+                         .Name("encore_catalog_loaded_timestamp_seconds")
+                         .Help("Unix time the serving catalog was loaded.")
+                         .Register(*registry_)
+                         .Add({});
+  history_writes_ = &prometheus::BuildCounter()
+                         .Name("encore_history_events_written_total")
+                         .Help("Listening events written to the history store.")
+                         .Register(*registry_)
+                         .Add({});
+}
+
+Metrics::~Metrics() = default;
+
+absl::Status Metrics::Expose(const std::string& host, int port) {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(absl::StrCat(host, ":", port));
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", host, ":", port, ": ", e.what()));
+  }
+  exposer_->RegisterCollectable(registry_);
+  return absl::OkStatus();
+}
+
+int Metrics::port() const {
+  if (!exposer_) return -1;
+  auto ports = exposer_->GetListeningPorts();
+  return ports.empty() ? -1 : ports.front();
+}
+
+void Metrics::RecordRequest(const std::string& method, const std::string& code, double seconds) {
+  requests_->Add({{"method", method}, {"code", code}}).Increment();
+  static const prometheus::Histogram::BucketBoundaries kBuckets = LatencyBuckets();
+  latency_->Add({{"method", method}}, kBuckets).Observe(seconds);
+}
+
+void Metrics::RecordHistoryWrites(int64_t n) { history_writes_->Increment(static_cast<double>(n)); }
+
+void Metrics::SetCatalog(const index::Catalog& catalog) {
+  for (v1::ItemKind kind : {v1::TRACK, v1::EPISODE, v1::ARTIST, v1::SHOW}) {
+    catalog_items_->Add({{"kind", absl::AsciiStrToLower(v1::ItemKind_Name(kind))}})
+        .Set(static_cast<double>(catalog.count(kind)));
+  }
+  absl::MutexLock lock(&mu_);
+  if (current_info_ != nullptr) catalog_info_->Remove(current_info_);
+  current_info_ = &catalog_info_->Add({{"version", catalog.version()}});
+  current_info_->Set(1);
+  catalog_loaded_->Set(static_cast<double>(catalog.loaded_at_ms()) / 1000.0);
+}
+
+std::string Metrics::Scrape() const {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry_->Collect());
+}
+
+}  // namespace encore::server

@@ -1,0 +1,245 @@
+#include "server/server.h"
+
+#include <chrono>
+#include <thread>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "encore/v1/recommender.grpc.pb.h"
+
+namespace encore::server {
+namespace {
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::OK: return "OK";
+    case grpc::CANCELLED: return "CANCELLED";
+    case grpc::UNKNOWN: return "UNKNOWN";
+    case grpc::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::NOT_FOUND: return "NOT_FOUND";
+    case grpc::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::ABORTED: return "ABORTED";
+    case grpc::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::INTERNAL: return "INTERNAL";
+    case grpc::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::DATA_LOSS: return "DATA_LOSS";
+    case grpc::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+// Runs one unary RPC: admission to the worker pool, catalog pinning, status mapping, metrics.
+class RequestRunner {
+ public:
+  RequestRunner(index::SnapshotManager* snapshots, WorkerPool* pool, Metrics* metrics)
+      : snapshots_(snapshots), pool_(pool), metrics_(metrics) {}
+
+  // `work(catalog)` runs on a worker with the catalog pinned for its whole duration.
+  template <typename Work>
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const char* method,
+                                Work work) {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    const auto start = std::chrono::steady_clock::now();
+    auto finish = [this, reactor, method, start](const grpc::Status& status) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      metrics_->RecordRequest(method, CodeName(status.error_code()), seconds);
+      reactor->Finish(status);
+    };
+    bool queued = pool_->TrySubmit([this, ctx, work = std::move(work), finish]() mutable {
+      if (ctx->IsCancelled()) {
+        finish(grpc::Status(grpc::CANCELLED, "cancelled before it started"));
+        return;
+      }
+      if (ctx->deadline() < std::chrono::system_clock::now()) {
+        finish(grpc::Status(grpc::DEADLINE_EXCEEDED, "deadline passed while queued"));
+        return;
+      }
+      std::shared_ptr<const index::Catalog> catalog = snapshots_->Current();
+      if (!catalog) {
+        finish(grpc::Status(grpc::UNAVAILABLE, "no catalog loaded yet"));
+        return;
+      }
+      finish(ToGrpcStatus(work(*catalog)));
+    });
+    if (!queued) {
+      finish(grpc::Status(grpc::RESOURCE_EXHAUSTED, "server overloaded: request queue is full"));
+    }
+    return reactor;
+  }
+
+ private:
+  index::SnapshotManager* snapshots_;
+  WorkerPool* pool_;
+  Metrics* metrics_;
+};
+
+class RecommenderImpl final : public v1::Recommender::CallbackService {
+ public:
+  RecommenderImpl(RequestRunner* runner, const recommend::RecommendPipeline* pipeline,
+                  Metrics* metrics)
+      : runner_(runner), pipeline_(pipeline), metrics_(metrics) {}
+
+  grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* ctx,
+                                      const v1::RecommendRequest* req,
+                                      v1::RecommendResponse* resp) override {
+    return runner_->Run(ctx, "Recommend", [this, req, resp](const index::Catalog& c) {
+      return pipeline_->Recommend(c, *req, resp);
+    });
+  }
+  grpc::ServerUnaryReactor* SimilarItems(grpc::CallbackServerContext* ctx,
+                                         const v1::SimilarItemsRequest* req,
+                                         v1::SimilarItemsResponse* resp) override {
+    return runner_->Run(ctx, "SimilarItems", [this, req, resp](const index::Catalog& c) {
+      return pipeline_->SimilarItems(c, *req, resp);
+    });
+  }
+  grpc::ServerUnaryReactor* SimilarArtists(grpc::CallbackServerContext* ctx,
+                                           const v1::SimilarArtistsRequest* req,
+                                           v1::SimilarArtistsResponse* resp) override {
+    return runner_->Run(ctx, "SimilarArtists", [this, req, resp](const index::Catalog& c) {
+      return pipeline_->SimilarArtists(c, *req, resp);
+    });
+  }
+  grpc::ServerUnaryReactor* RecordEvents(grpc::CallbackServerContext* ctx,
+                                         const v1::RecordEventsRequest* req,
+                                         v1::RecordEventsResponse* resp) override {
+    return runner_->Run(ctx, "RecordEvents", [this, req, resp](const index::Catalog& c) {
+      absl::Status s = pipeline_->RecordEvents(c, *req, resp);
+      if (s.ok()) metrics_->RecordHistoryWrites(resp->accepted());
+      return s;
+    });
+  }
+
+ private:
+  RequestRunner* runner_;
+  const recommend::RecommendPipeline* pipeline_;
+  Metrics* metrics_;
+};
+
+class CatalogAdminImpl final : public v1::CatalogAdmin::CallbackService {
+ public:
+  explicit CatalogAdminImpl(RequestRunner* runner) : runner_(runner) {}
+
+  grpc::ServerUnaryReactor* GetCatalogInfo(grpc::CallbackServerContext* ctx,
+                                           const v1::GetCatalogInfoRequest* /*req*/,
+                                           v1::GetCatalogInfoResponse* resp) override {
+    return runner_->Run(ctx, "GetCatalogInfo", [resp](const index::Catalog& c) {
+      resp->set_version(c.version());
+      for (v1::ItemKind kind : {v1::TRACK, v1::EPISODE, v1::ARTIST, v1::SHOW}) {
+        auto* kc = resp->add_items();
+        kc->set_kind(kind);
+        kc->set_count(c.count(kind));
+      }
+      for (const auto& s : c.spaces()) {
+        auto* si = resp->add_spaces();
+        si->set_name(s->name);
+        si->set_dimension(s->vectors.dim);
+        si->set_vectors(s->vectors.rows);
+        si->set_index_type(s->index ? s->index->type() : "");
+        if (s->name == index::kMusicSpace) {
+          resp->set_index_type(si->index_type());
+          resp->set_dimension(si->dimension());
+        }
+      }
+      resp->set_artists(static_cast<int64_t>(c.artists().artists.size()));
+      resp->set_loaded_at_ms(c.loaded_at_ms());
+      resp->set_snapshot_dir(c.source_dir());
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  RequestRunner* runner_;
+};
+
+class EncoreServer::Services {
+ public:
+  Services(index::SnapshotManager* snapshots, WorkerPool* pool, Metrics* metrics,
+           const recommend::RecommendPipeline* pipeline)
+      : runner(snapshots, pool, metrics), recommender(&runner, pipeline, metrics), admin(&runner) {}
+  RequestRunner runner;
+  RecommenderImpl recommender;
+  CatalogAdminImpl admin;
+};
+
+absl::StatusOr<std::unique_ptr<EncoreServer>> EncoreServer::Start(
+    const ServerOptions& options, index::SnapshotManager* snapshots,
+    storage::HistoryStore* history, recommend::PipelineOptions pipeline_options) {
+  if (options.max_queue < 0) return absl::InvalidArgumentError("max_queue must be >= 0");
+  std::unique_ptr<EncoreServer> s(new EncoreServer());
+  s->snapshots_ = snapshots;
+  s->metrics_ = std::make_unique<Metrics>();
+  if (options.metrics_port >= 0) {
+    absl::Status exposed = s->metrics_->Expose(options.metrics_host, options.metrics_port);
+    if (!exposed.ok()) return exposed;
+  }
+  s->pipeline_ = std::make_unique<recommend::RecommendPipeline>(history, pipeline_options);
+  int threads = options.worker_threads > 0
+                    ? options.worker_threads
+                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  s->pool_ = std::make_unique<WorkerPool>(threads, options.max_queue);
+  s->services_ = std::make_unique<Services>(snapshots, s->pool_.get(), s->metrics_.get(),
+                                            s->pipeline_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(absl::StrCat(options.host, ":", options.port),
+                           grpc::InsecureServerCredentials(), &s->port_);
+  builder.SetMaxReceiveMessageSize(options.max_receive_bytes);
+  builder.RegisterService(&s->services_->recommender);
+  builder.RegisterService(&s->services_->admin);
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || s->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.host, ":", options.port));
+  }
+  grpc::HealthCheckServiceInterface* health = s->server_->GetHealthCheckService();
+  Metrics* metrics = s->metrics_.get();
+  auto on_swap = [health, metrics](const index::Catalog& catalog) {
+    metrics->SetCatalog(catalog);
+    if (health != nullptr) health->SetServingStatus(true);
+  };
+  if (auto current = snapshots->Current()) {
+    on_swap(*current);
+  } else if (health != nullptr) {
+    health->SetServingStatus(false);
+  }
+  snapshots->SetOnSwap(on_swap);
+  return s;
+}
+
+void EncoreServer::Shutdown(absl::Duration grace) {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  snapshots_->SetOnSwap(nullptr);
+  if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
+  // Waits for in-flight callbacks, which finish on the pool; so the pool stops afterwards.
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  pool_->Stop();
+}
+
+void EncoreServer::Wait() { server_->Wait(); }
+
+EncoreServer::~EncoreServer() {
+  if (server_) Shutdown(absl::Seconds(2));
+}
+
+}  // namespace encore::server
