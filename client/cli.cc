@@ -1,12 +1,12 @@
 // encore-cli: one call to an encore-server, JSON on stdout.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/util/json_util.h>
-#include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -148,7 +148,8 @@ int main(int argc, char** argv) {
   if (args.size() != 2) return UsageError("expected exactly one COMMAND");
   const std::string command = args[1];
 
-  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials());
   auto stub = encore::v1::Recommender::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() +
@@ -194,9 +195,9 @@ int main(int argc, char** argv) {
     }
     if (!absl::GetFlag(FLAGS_item).empty()) {
       const int64_t ts = absl::GetFlag(FLAGS_timestamp_ms);
-      const std::string spec = absl::StrCat(absl::GetFlag(FLAGS_item), ":", absl::GetFlag(FLAGS_type),
-                                            ":", ts == 0 ? NowMs() : ts, ":",
-                                            absl::GetFlag(FLAGS_played_ms));
+      const std::string spec =
+          absl::StrCat(absl::GetFlag(FLAGS_item), ":", absl::GetFlag(FLAGS_type), ":",
+                       ts == 0 ? NowMs() : ts, ":", absl::GetFlag(FLAGS_played_ms));
       if (!ParseEvent(spec, req.add_events(), &error)) return UsageError(error);
     }
     encore::v1::RecordEventsResponse resp;

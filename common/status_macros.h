@@ -9,9 +9,9 @@
 #define ENCORE_CONCAT_(a, b) ENCORE_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` yields a non-OK status.
-#define RETURN_IF_ERROR(expr)                \
-  do {                                       \
-    ::absl::Status encore_status_ = (expr);  \
+#define RETURN_IF_ERROR(expr)                        \
+  do {                                               \
+    ::absl::Status encore_status_ = (expr);          \
     if (!encore_status_.ok()) return encore_status_; \
   } while (0)
 

@@ -72,13 +72,12 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Load(const std::string& 
     const std::string path = absl::StrCat(dir, "/", space.vectors_file());
     ASSIGN_OR_RETURN(Matrix m, ReadNpy(path));
     if (m.rows != space.count() || m.dim != space.dimension()) {
-      return absl::DataLossError(absl::StrCat(path, " is ", m.rows, "x", m.dim,
-                                              ", manifest says ", space.count(), "x",
-                                              space.dimension()));
+      return absl::DataLossError(absl::StrCat(path, " is ", m.rows, "x", m.dim, ", manifest says ",
+                                              space.count(), "x", space.dimension()));
     }
     if (!space.index_file().empty()) {
-      ASSIGN_OR_RETURN(auto idx, FaissIndex::Load(absl::StrCat(dir, "/", space.index_file()),
-                                                  m.dim, m.rows, options.index));
+      ASSIGN_OR_RETURN(auto idx, FaissIndex::Load(absl::StrCat(dir, "/", space.index_file()), m.dim,
+                                                  m.rows, options.index));
       parts.prebuilt[space.name()] = std::move(idx);
     }
     if (!parts.space_vectors.emplace(space.name(), std::move(m)).second) {
@@ -125,9 +124,9 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
   }
   for (auto& space : c->spaces_) {
     if (static_cast<int64_t>(space->row_to_item.size()) != space->vectors.rows) {
-      return absl::DataLossError(absl::StrCat("space '", space->name, "' has ",
-                                              space->vectors.rows, " vectors for ",
-                                              space->row_to_item.size(), " items"));
+      return absl::DataLossError(absl::StrCat("space '", space->name, "' has ", space->vectors.rows,
+                                              " vectors for ", space->row_to_item.size(),
+                                              " items"));
     }
     auto pre = parts.prebuilt.find(space->name);
     if (pre != parts.prebuilt.end()) {

@@ -58,8 +58,8 @@ struct EmbeddingSpace {
 
 struct Artist {
   std::string id;
-  std::string name;              // from the ARTIST item when the catalog has one
-  std::vector<ItemId> items;     // TRACK items by this artist
+  std::string name;               // from the ARTIST item when the catalog has one
+  std::vector<ItemId> items;      // TRACK items by this artist
   std::optional<ItemId> as_item;  // the ARTIST item itself, if any
 };
 

@@ -1,13 +1,12 @@
 #include "index/faiss_index.h"
 
-#include <omp.h>
-
-#include <exception>
-
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/HNSW.h>
 #include <faiss/index_io.h>
+#include <omp.h>
+
+#include <exception>
 
 #include "absl/strings/str_cat.h"
 

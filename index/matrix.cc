@@ -88,15 +88,15 @@ absl::StatusOr<Matrix> ParseNpy(const std::string& bytes, const std::string& nam
   const size_t payload = bytes.size() - header_start - header_len;
   const size_t want = static_cast<size_t>(m.rows) * m.dim * sizeof(float);
   if (payload != want) {
-    return absl::InvalidArgumentError(absl::StrCat(name, ": payload is ", payload,
-                                                   " bytes, shape needs ", want));
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": payload is ", payload, " bytes, shape needs ", want));
   }
   m.data.resize(static_cast<size_t>(m.rows) * m.dim);
   std::memcpy(m.data.data(), bytes.data() + header_start + header_len, want);
   for (size_t i = 0; i < m.data.size(); ++i) {
     if (!std::isfinite(m.data[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(name, ": non-finite value at row ",
-                                                     i / m.dim, " column ", i % m.dim));
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": non-finite value at row ", i / m.dim, " column ", i % m.dim));
     }
   }
   return m;
@@ -108,8 +108,8 @@ absl::StatusOr<Matrix> ReadNpy(const std::string& path) {
 }
 
 std::string SerializeNpy(const Matrix& m) {
-  std::string dict =
-      absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (", m.rows, ", ", m.dim, "), }");
+  std::string dict = absl::StrCat("{'descr': '<f4', 'fortran_order': False, 'shape': (", m.rows,
+                                  ", ", m.dim, "), }");
   // Header (magic + version + len + dict + padding + '\n') is a multiple of 64 bytes.
   size_t total = kMagicLen + 2 + 2 + dict.size() + 1;
   size_t pad = (64 - total % 64) % 64;

@@ -1,10 +1,10 @@
 #include "index/snapshot_format.h"
 
-#include <set>
-
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
+
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
@@ -16,9 +16,9 @@ absl::StatusOr<v1::SnapshotManifest> ReadManifest(const std::string& dir) {
   const std::string path = absl::StrCat(dir, "/", kManifestFile);
   auto json = common::ReadFile(path);
   if (!json.ok()) {
-    return absl::Status(json.status().code(),
-                        absl::StrCat("snapshot ", dir, " has no readable manifest: ",
-                                     json.status().message()));
+    return absl::Status(
+        json.status().code(),
+        absl::StrCat("snapshot ", dir, " has no readable manifest: ", json.status().message()));
   }
   v1::SnapshotManifest manifest;
   auto parsed = google::protobuf::util::JsonStringToMessage(*json, &manifest);
@@ -104,8 +104,8 @@ absl::StatusOr<std::vector<v1::ItemRecord>> ParseItems(const std::string& bytes,
   while (coded.CurrentPosition() < static_cast<int>(bytes.size())) {
     uint32_t len = 0;
     if (!coded.ReadVarint32(&len)) {
-      return absl::DataLossError(absl::StrCat(name, ": truncated record length at record ",
-                                              items.size()));
+      return absl::DataLossError(
+          absl::StrCat(name, ": truncated record length at record ", items.size()));
     }
     auto limit = coded.PushLimit(static_cast<int>(len));
     v1::ItemRecord rec;

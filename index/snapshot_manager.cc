@@ -27,8 +27,8 @@ absl::StatusOr<std::string> FindNewestSnapshot(const std::string& root) {
   }
   if (ec) return absl::InternalError(absl::StrCat("cannot list ", root, ": ", ec.message()));
   if (best.empty()) {
-    return absl::NotFoundError(absl::StrCat("no snapshot (a directory with ", kManifestFile,
-                                            ") under ", root));
+    return absl::NotFoundError(
+        absl::StrCat("no snapshot (a directory with ", kManifestFile, ") under ", root));
   }
   return (fs::path(root) / best).string();
 }

@@ -52,9 +52,8 @@ int main(int argc, char** argv) {
   }
   const absl::Time start = absl::Now();
   encore::offline::SyntheticData data = encore::offline::GenerateSynthetic(o);
-  data.snapshot.version = absl::GetFlag(FLAGS_version).empty()
-                              ? encore::offline::TimestampVersion()
-                              : absl::GetFlag(FLAGS_version);
+  data.snapshot.version = absl::GetFlag(FLAGS_version).empty() ? encore::offline::TimestampVersion()
+                                                               : absl::GetFlag(FLAGS_version);
   encore::offline::BuildOptions build;
   const std::string index_type = absl::GetFlag(FLAGS_index_type);
   build.prebuild_index = index_type != "none";

@@ -18,15 +18,15 @@ namespace fs = std::filesystem;
 namespace {
 
 absl::Status Validate(const SnapshotContents& c) {
-  if (c.version.empty() || c.version.front() == '.' ||
-      c.version.find('/') != std::string::npos) {
+  if (c.version.empty() || c.version.front() == '.' || c.version.find('/') != std::string::npos) {
     return absl::InvalidArgumentError(absl::StrCat("bad snapshot version '", c.version, "'"));
   }
   absl::flat_hash_set<std::string> ids;
   std::map<std::string, int64_t> rows;
   for (size_t i = 0; i < c.items.size(); ++i) {
     const auto& item = c.items[i];
-    if (item.id().empty()) return absl::InvalidArgumentError(absl::StrCat("item ", i, ": empty id"));
+    if (item.id().empty())
+      return absl::InvalidArgumentError(absl::StrCat("item ", i, ": empty id"));
     if (!ids.insert(item.id()).second) {
       return absl::InvalidArgumentError(absl::StrCat("duplicate item id '", item.id(), "'"));
     }
@@ -41,8 +41,8 @@ absl::Status Validate(const SnapshotContents& c) {
       return absl::InvalidArgumentError(absl::StrCat("items need space '", space, "'"));
     }
     if (it->second.rows != n) {
-      return absl::InvalidArgumentError(absl::StrCat("space '", space, "' has ", it->second.rows,
-                                                     " vectors for ", n, " items"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("space '", space, "' has ", it->second.rows, " vectors for ", n, " items"));
     }
   }
   return absl::OkStatus();
@@ -67,8 +67,8 @@ absl::Status WriteAll(const std::string& dir, const SnapshotContents& contents,
   manifest.set_producer(contents.producer);
   manifest.set_items_file("items.pb");
   manifest.set_item_count(static_cast<int64_t>(contents.items.size()));
-  RETURN_IF_ERROR(common::WriteFile(absl::StrCat(dir, "/items.pb"),
-                                    index::SerializeItems(contents.items)));
+  RETURN_IF_ERROR(
+      common::WriteFile(absl::StrCat(dir, "/items.pb"), index::SerializeItems(contents.items)));
   RETURN_IF_ERROR(AddFile(dir, "items.pb", &manifest));
   for (const auto& [name, matrix] : contents.spaces) {
     auto* space = manifest.add_spaces();
@@ -115,13 +115,14 @@ absl::StatusOr<std::string> PublishSnapshot(const std::string& root,
   const fs::path tmp = fs::path(root) / absl::StrCat(".tmp-", contents.version, "-", ::getpid());
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", tmp.string(), ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot create ", tmp.string(), ": ", ec.message()));
   absl::Status written = WriteAll(tmp.string(), contents, options);
   if (written.ok()) {
     fs::rename(tmp, final_dir, ec);
     if (ec) {
-      written = absl::InternalError(absl::StrCat("cannot publish ", final_dir.string(), ": ",
-                                                 ec.message()));
+      written = absl::InternalError(
+          absl::StrCat("cannot publish ", final_dir.string(), ": ", ec.message()));
     }
   }
   if (!written.ok()) {

@@ -22,7 +22,13 @@ struct Family {
 const std::vector<Family>& Families() {
   static const auto* kFamilies = new std::vector<Family>{
       {"rock", {"rock", "indie rock", "classic rock", "punk"}, 100, 150, 0.6f, 0.9f, 0.16f},
-      {"metal", {"metal", "heavy metal", "death metal", "melodic heavy metal"}, 110, 190, 0.8f, 1.0f, 0.08f},
+      {"metal",
+       {"metal", "heavy metal", "death metal", "melodic heavy metal"},
+       110,
+       190,
+       0.8f,
+       1.0f,
+       0.08f},
       {"pop", {"pop", "swedish pop", "synthpop", "k-pop"}, 95, 130, 0.5f, 0.85f, 0.18f},
       {"electronic", {"electronic", "house", "techno", "ambient"}, 110, 140, 0.3f, 0.95f, 0.12f},
       {"hip-hop", {"hip-hop", "rap", "trap"}, 80, 100, 0.5f, 0.85f, 0.12f},
@@ -35,8 +41,8 @@ const std::vector<Family>& Families() {
   return *kFamilies;
 }
 
-const char* kSyllables[] = {"ka", "lo", "mi", "ra", "sen", "tor", "vel", "an", "is", "ul",
-                            "do", "ne", "fa", "ri", "zu", "pel", "mor", "ta", "qui", "bo"};
+const char* kSyllables[] = {"ka", "lo", "mi", "ra", "sen", "tor", "vel", "an", "is",  "ul",
+                            "do", "ne", "fa", "ri", "zu",  "pel", "mor", "ta", "qui", "bo"};
 
 std::string Name(std::mt19937_64& rng, int parts) {
   std::uniform_int_distribution<int> pick(0, 19);
@@ -115,7 +121,8 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
   index::Matrix& music = snap.spaces[index::kMusicSpace];
   std::uniform_real_distribution<float> u01(0.0f, 1.0f);
   for (int64_t t = 0; t < o.tracks; ++t) {
-    const int64_t a = t < n_artists ? t : std::uniform_int_distribution<int64_t>(0, n_artists - 1)(rng);
+    const int64_t a =
+        t < n_artists ? t : std::uniform_int_distribution<int64_t>(0, n_artists - 1)(rng);
     GenArtist& ga = artists[a];
     const Family& fam = families[ga.family];
     v1::ItemRecord rec;
@@ -162,10 +169,11 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
   if (o.shows > 0 && o.episodes_per_show > 0) {
     index::Matrix& pod = snap.spaces[index::kPodcastSpace];
     pod.dim = pdim;
-    const char* topics[] = {"true crime", "comedy", "news", "science", "music history",
-                            "sports", "business", "history"};
+    const char* topics[] = {"true crime",    "comedy", "news",     "science",
+                            "music history", "sports", "business", "history"};
     std::vector<std::vector<float>> topic_vec;
-    for (int i = 0; i < 8; ++i) topic_vec.push_back(Gaussian(rng, pdim, 1.5f / std::sqrt(pdim * 1.0f)));
+    for (int i = 0; i < 8; ++i)
+      topic_vec.push_back(Gaussian(rng, pdim, 1.5f / std::sqrt(pdim * 1.0f)));
     for (int s = 0; s < o.shows; ++s) {
       const int topic = s % 8;
       std::vector<float> show = topic_vec[topic];
@@ -231,10 +239,12 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
     const int n_fav = 1 + static_cast<int>(u01(rng) * 3);
     std::vector<int> favs;
     for (int i = 0; i < n_fav; ++i) {
-      favs.push_back(nonempty_subs[std::uniform_int_distribution<size_t>(0, nonempty_subs.size() - 1)(rng)]);
+      favs.push_back(
+          nonempty_subs[std::uniform_int_distribution<size_t>(0, nonempty_subs.size() - 1)(rng)]);
     }
     const int lo = std::max(1, o.events_per_user / 3);
-    const int n_events = std::uniform_int_distribution<int>(lo, lo + 4 * o.events_per_user / 3)(rng);
+    const int n_events =
+        std::uniform_int_distribution<int>(lo, lo + 4 * o.events_per_user / 3)(rng);
     const bool podcast_fan = !episode_items.empty() && u01(rng) < 0.3f;
     const int fav_show = podcast_fan ? std::uniform_int_distribution<int>(0, o.shows - 1)(rng) : 0;
     for (int e = 0; e < n_events; ++e) {
@@ -248,9 +258,10 @@ SyntheticData GenerateSynthetic(const SyntheticOptions& o) {
         ev.type = storage::EventType::kPlay;
       } else {
         const bool negative = r > 0.93f;
-        const int sub = negative ? nonempty_subs[std::uniform_int_distribution<size_t>(
-                                       0, nonempty_subs.size() - 1)(rng)]
-                                 : favs[std::uniform_int_distribution<size_t>(0, favs.size() - 1)(rng)];
+        const int sub = negative
+                            ? nonempty_subs[std::uniform_int_distribution<size_t>(
+                                  0, nonempty_subs.size() - 1)(rng)]
+                            : favs[std::uniform_int_distribution<size_t>(0, favs.size() - 1)(rng)];
         const auto& pool = artists_by_sub[sub];
         // Popular artists are played more: pick the best of two random draws.
         int a1 = pool[std::uniform_int_distribution<size_t>(0, pool.size() - 1)(rng)];

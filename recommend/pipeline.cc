@@ -68,9 +68,8 @@ class Selector {
 
 // Fills `selector` with the nearest items to `query` in `space`, widening the search until it is
 // full or the whole space has been searched.
-absl::Status FillFromIndex(const index::EmbeddingSpace& space,
-                           absl::Span<const float> query, int base_k, int ef_search,
-                           Selector* selector) {
+absl::Status FillFromIndex(const index::EmbeddingSpace& space, absl::Span<const float> query,
+                           int base_k, int ef_search, Selector* selector) {
   const int64_t n = space.index->size();
   int64_t k = std::min<int64_t>(std::max(base_k, 1), n);
   index::SearchParams params;
@@ -169,9 +168,9 @@ RecommendPipeline::RecommendPipeline(storage::HistoryStore* history, PipelineOpt
 absl::StatusOr<int> RecommendPipeline::ResolveCount(int32_t requested) const {
   if (requested == 0) return options_.default_count;
   if (requested < 0 || requested > options_.max_count) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("count must be in 1..", options_.max_count, " (0 = default ",
-                     options_.default_count, "), got ", requested));
+    return absl::InvalidArgumentError(absl::StrCat("count must be in 1..", options_.max_count,
+                                                   " (0 = default ", options_.default_count,
+                                                   "), got ", requested));
   }
   return requested;
 }
@@ -196,7 +195,8 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
   std::vector<ItemId> seeds;
   for (int i = 0; i < request.seed_item_ids_size(); ++i) {
     const std::string& id = request.seed_item_ids(i);
-    if (id.empty()) return absl::InvalidArgumentError(absl::StrCat("seed_item_ids[", i, "] is empty"));
+    if (id.empty())
+      return absl::InvalidArgumentError(absl::StrCat("seed_item_ids[", i, "] is empty"));
     ASSIGN_OR_RETURN(ItemId seed, FindOrNotFound(catalog, id, "seed item"));
     seeds.push_back(seed);
   }
@@ -257,8 +257,7 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
     Selector selector(catalog, count, options_.max_per_artist, &excluded, kind_set);
     if (!query.empty()) {
       const int base_k = count * options_.candidate_multiplier + static_cast<int>(excluded.size());
-      RETURN_IF_ERROR(
-          FillFromIndex(*space, query, base_k, options_.ef_search, &selector));
+      RETURN_IF_ERROR(FillFromIndex(*space, query, base_k, options_.ef_search, &selector));
     }
     FillFromPopular(catalog, space_kinds, &selector);
 
@@ -330,8 +329,8 @@ absl::Status RecommendPipeline::SimilarArtists(const Catalog& catalog,
   }
   index::SearchParams params;
   params.ef_search = options_.ef_search;
-  ASSIGN_OR_RETURN(auto hits, artists.index->Search(artists.vectors.row_span(it->second),
-                                                    count + 1, params));
+  ASSIGN_OR_RETURN(auto hits,
+                   artists.index->Search(artists.vectors.row_span(it->second), count + 1, params));
   for (const auto& h : hits) {
     if (h.row == it->second) continue;
     if (response->artists_size() >= count) break;
@@ -367,23 +366,22 @@ absl::Status RecommendPipeline::RecordEvents(const Catalog& catalog,
     const std::string field = absl::StrCat("events[", i, "]");
     if (e.item_id().empty()) return absl::InvalidArgumentError(field + ".item_id is empty");
     if (!catalog.Find(e.item_id())) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".item_id '", e.item_id(),
-                                                     "' is not in catalog version ",
-                                                     catalog.version()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".item_id '", e.item_id(), "' is not in catalog version ", catalog.version()));
     }
     if (e.type() == v1::EVENT_TYPE_UNSPECIFIED || !v1::EventType_IsValid(e.type())) {
       return absl::InvalidArgumentError(field + ".type must be PLAY, SKIP, LIKE or DISLIKE");
     }
     if (e.timestamp_ms() < options_.min_timestamp_ms || e.timestamp_ms() > latest) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".timestamp_ms ", e.timestamp_ms(), " is outside [", options_.min_timestamp_ms,
-          ", now + ", options_.max_future_ms, "ms]"));
+      return absl::InvalidArgumentError(absl::StrCat(field, ".timestamp_ms ", e.timestamp_ms(),
+                                                     " is outside [", options_.min_timestamp_ms,
+                                                     ", now + ", options_.max_future_ms, "ms]"));
     }
     if (e.played_ms() < 0 || e.played_ms() > 86400000) {
       return absl::InvalidArgumentError(field + ".played_ms must be in 0..86400000");
     }
-    events.push_back({e.item_id(), static_cast<storage::EventType>(e.type()), e.timestamp_ms(),
-                      e.played_ms()});
+    events.push_back(
+        {e.item_id(), static_cast<storage::EventType>(e.type()), e.timestamp_ms(), e.played_ms()});
   }
   RETURN_IF_ERROR(history_->Append(request.user_id(), events));
   response->set_accepted(n);

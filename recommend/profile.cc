@@ -61,8 +61,9 @@ TasteProfile BuildTasteProfile(const index::Catalog& catalog,
   for (const auto& [id, w] : item_weight) {
     if (w > 0) ranked.emplace_back(w, id);
   }
-  std::sort(ranked.begin(), ranked.end(),
-            [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  });
   for (size_t i = 0; i < ranked.size() && i < 32; ++i) profile.anchors.push_back(ranked[i].second);
   return profile;
 }

@@ -132,8 +132,8 @@ int main(int argc, char** argv) {
       next_poll = absl::Now() + absl::Seconds(poll);
       auto swapped = snapshots.Refresh(snapshot_root);
       if (!swapped.ok()) {
-        Log(absl::StrCat("snapshot refresh failed, still serving ",
-                         snapshots.Current()->version(), ": ", swapped.status().ToString()));
+        Log(absl::StrCat("snapshot refresh failed, still serving ", snapshots.Current()->version(),
+                         ": ", swapped.status().ToString()));
       } else if (*swapped) {
         Log(absl::StrCat("now serving catalog ", snapshots.Current()->version()));
       }

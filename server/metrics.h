@@ -22,9 +22,9 @@ class Family;
 namespace encore::server {
 
 // Names: encore_requests_total{method,code}, encore_request_duration_seconds{method},
-// encore_catalog_items{kind}, encore_catalog_info{version}, encore_catalog_loaded_timestamp_seconds,
-// encore_history_events_written_total, encore_requests_rejected_total.
-// Thread safety: all methods are thread-safe.
+// encore_catalog_items{kind}, encore_catalog_info{version},
+// encore_catalog_loaded_timestamp_seconds, encore_history_events_written_total,
+// encore_requests_rejected_total. Thread safety: all methods are thread-safe.
 class Metrics {
  public:
   Metrics();

@@ -1,10 +1,10 @@
 #include "server/server.h"
 
-#include <chrono>
-#include <thread>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "encore/v1/recommender.grpc.pb.h"
@@ -14,24 +14,42 @@ namespace {
 
 const char* CodeName(grpc::StatusCode code) {
   switch (code) {
-    case grpc::OK: return "OK";
-    case grpc::CANCELLED: return "CANCELLED";
-    case grpc::UNKNOWN: return "UNKNOWN";
-    case grpc::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::NOT_FOUND: return "NOT_FOUND";
-    case grpc::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::ABORTED: return "ABORTED";
-    case grpc::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::INTERNAL: return "INTERNAL";
-    case grpc::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::DATA_LOSS: return "DATA_LOSS";
-    case grpc::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "UNKNOWN";
+    case grpc::OK:
+      return "OK";
+    case grpc::CANCELLED:
+      return "CANCELLED";
+    case grpc::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::ABORTED:
+      return "ABORTED";
+    case grpc::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::INTERNAL:
+      return "INTERNAL";
+    case grpc::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -39,8 +57,7 @@ const char* CodeName(grpc::StatusCode code) {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
 // Runs one unary RPC: admission to the worker pool, catalog pinning, status mapping, metrics.
@@ -51,8 +68,7 @@ class RequestRunner {
 
   // `work(catalog)` runs on a worker with the catalog pinned for its whole duration.
   template <typename Work>
-  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const char* method,
-                                Work work) {
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const char* method, Work work) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     const auto start = std::chrono::steady_clock::now();
     auto finish = [this, reactor, method, start](const grpc::Status& status) {
@@ -179,8 +195,8 @@ class EncoreServer::Services {
 };
 
 absl::StatusOr<std::unique_ptr<EncoreServer>> EncoreServer::Start(
-    const ServerOptions& options, index::SnapshotManager* snapshots,
-    storage::HistoryStore* history, recommend::PipelineOptions pipeline_options) {
+    const ServerOptions& options, index::SnapshotManager* snapshots, storage::HistoryStore* history,
+    recommend::PipelineOptions pipeline_options) {
   if (options.max_queue < 0) return absl::InvalidArgumentError("max_queue must be >= 0");
   std::unique_ptr<EncoreServer> s(new EncoreServer());
   s->snapshots_ = snapshots;
@@ -194,8 +210,8 @@ absl::StatusOr<std::unique_ptr<EncoreServer>> EncoreServer::Start(
                     ? options.worker_threads
                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   s->pool_ = std::make_unique<WorkerPool>(threads, options.max_queue);
-  s->services_ = std::make_unique<Services>(snapshots, s->pool_.get(), s->metrics_.get(),
-                                            s->pipeline_.get());
+  s->services_ =
+      std::make_unique<Services>(snapshots, s->pool_.get(), s->metrics_.get(), s->pipeline_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -2,10 +2,10 @@
 #ifndef ENCORE_SERVER_SERVER_H_
 #define ENCORE_SERVER_SERVER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

@@ -1,15 +1,15 @@
 #include "storage/rocksdb_history_store.h"
 
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
 #include <algorithm>
 #include <cstring>
 #include <exception>
 #include <limits>
-
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-#include <rocksdb/table.h>
-#include <rocksdb/cache.h>
-#include <rocksdb/write_batch.h>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
@@ -164,7 +164,7 @@ absl::Status RocksDbHistoryStore::Append(absl::string_view user_id,
 }
 
 absl::StatusOr<std::vector<HistoryEvent>> RocksDbHistoryStore::Read(absl::string_view user_id,
-                                                                   int limit) const {
+                                                                    int limit) const {
   std::vector<HistoryEvent> out;
   if (limit <= 0) return out;
   const std::string prefix = UserPrefix(user_id);

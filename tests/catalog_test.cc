@@ -1,0 +1,220 @@
+#include "index/catalog.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/file_util.h"
+#include "index/snapshot_format.h"
+#include "index/snapshot_manager.h"
+#include "offline/snapshot_builder.h"
+#include "offline/synthetic.h"
+#include "tests/test_util.h"
+
+namespace encore::index {
+namespace {
+
+namespace fs = std::filesystem;
+
+offline::SyntheticOptions SmallOptions() {
+  offline::SyntheticOptions o;
+  o.tracks = 3000;
+  o.users = 20;
+  o.shows = 5;
+  o.episodes_per_show = 4;
+  return o;
+}
+
+class SnapshotTest : public ::testing::Test {
+ protected:
+  std::string Publish(const std::string& version, bool prebuild = true) {
+    offline::SyntheticData data = offline::GenerateSynthetic(SmallOptions());
+    data.snapshot.version = version;
+    offline::BuildOptions b;
+    b.prebuild_index = prebuild;
+    auto dir = offline::PublishSnapshot(tmp_.Sub("snapshots"), data.snapshot, b);
+    EXPECT_TRUE(dir.ok()) << dir.status();
+    return dir.value_or("");
+  }
+  testing::TempDir tmp_;
+};
+
+TEST_F(SnapshotTest, LoadsGoodSnapshot) {
+  const std::string dir = Publish("v1");
+  ASSERT_OK_AND_ASSIGN(auto catalog, Catalog::Load(dir, {}));
+  EXPECT_EQ(catalog->version(), "v1");
+  EXPECT_EQ(catalog->count(v1::TRACK), 3000);
+  EXPECT_EQ(catalog->count(v1::SHOW), 5);
+  EXPECT_EQ(catalog->count(v1::EPISODE), 20);
+  ASSERT_NE(catalog->space(kMusicSpace), nullptr);
+  EXPECT_EQ(catalog->space(kMusicSpace)->vectors.dim, 40);
+  EXPECT_EQ(catalog->space(kMusicSpace)->index->type(), "flat");
+  auto t1 = catalog->Find("t1");
+  ASSERT_TRUE(t1.has_value());
+  EXPECT_EQ(catalog->item(*t1).kind, v1::TRACK);
+  EXPECT_FALSE(catalog->item(*t1).tags.empty());
+  EXPECT_FALSE(catalog->Find("nope").has_value());
+  // Popular list is sorted.
+  auto pop = catalog->popular(v1::TRACK);
+  for (size_t i = 1; i < pop.size(); ++i) {
+    EXPECT_GE(catalog->item(pop[i - 1]).popularity, catalog->item(pop[i]).popularity);
+  }
+  // Synthetic artists are not items: their vectors are the mean of their tracks.
+  EXPECT_GT(catalog->artists().artists.size(), 100u);
+  const Artist& a = catalog->artists().artists[0];
+  ASSERT_FALSE(a.items.empty());
+  std::vector<float> mean(40, 0.0f);
+  for (ItemId t : a.items) {
+    for (int j = 0; j < 40; ++j) mean[j] += catalog->vector(t)[j] / a.items.size();
+  }
+  for (int j = 0; j < 40; ++j) EXPECT_NEAR(catalog->artists().vectors.row(0)[j], mean[j], 1e-4);
+}
+
+TEST_F(SnapshotTest, BuildsIndexWhenSnapshotHasNone) {
+  const std::string dir = Publish("v1", /*prebuild=*/false);
+  EXPECT_FALSE(fs::exists(dir + "/music.faiss"));
+  CatalogOptions o;
+  o.index.type = "hnsw";
+  ASSERT_OK_AND_ASSIGN(auto catalog, Catalog::Load(dir, o));
+  EXPECT_EQ(catalog->space(kMusicSpace)->index->type(), "hnsw");
+}
+
+TEST_F(SnapshotTest, MissingFileIsRefused) {
+  const std::string dir = Publish("v1");
+  fs::remove(dir + "/music.npy");
+  auto catalog = Catalog::Load(dir, {});
+  EXPECT_EQ(catalog.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(catalog.status().message().find("music.npy"), std::string::npos) << catalog.status();
+}
+
+TEST_F(SnapshotTest, MissingManifestIsRefused) {
+  const std::string dir = Publish("v1");
+  fs::remove(dir + "/manifest.json");
+  auto catalog = Catalog::Load(dir, {});
+  EXPECT_FALSE(catalog.ok());
+  EXPECT_NE(catalog.status().message().find("manifest"), std::string::npos);
+}
+
+TEST_F(SnapshotTest, BadChecksumIsRefused) {
+  const std::string dir = Publish("v1");
+  // Flip one byte inside the vectors, keeping the size.
+  ASSERT_OK_AND_ASSIGN(std::string bytes, common::ReadFile(dir + "/music.npy"));
+  bytes[bytes.size() - 3] ^= 0x40;
+  ASSERT_OK(common::WriteFile(dir + "/music.npy", bytes));
+  auto catalog = Catalog::Load(dir, {});
+  EXPECT_EQ(catalog.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(catalog.status().message().find("checksum"), std::string::npos) << catalog.status();
+}
+
+TEST_F(SnapshotTest, UnlistedFileIsRefused) {
+  const std::string dir = Publish("v1");
+  ASSERT_OK_AND_ASSIGN(std::string json, common::ReadFile(dir + "/manifest.json"));
+  ASSERT_OK_AND_ASSIGN(v1::SnapshotManifest manifest, ReadManifest(dir));
+  manifest.mutable_files()->RemoveLast();  // drop a checksum entry that is still referenced
+  ASSERT_OK_AND_ASSIGN(std::string edited, ManifestToJson(manifest));
+  ASSERT_OK(common::WriteFile(dir + "/manifest.json", edited));
+  auto catalog = Catalog::Load(dir, {});
+  EXPECT_EQ(catalog.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(catalog.status().message().find("no checksum"), std::string::npos);
+}
+
+TEST_F(SnapshotTest, PublishIsAtomicAndImmutable) {
+  Publish("v1");
+  offline::SyntheticData data = offline::GenerateSynthetic(SmallOptions());
+  data.snapshot.version = "v1";
+  auto again = offline::PublishSnapshot(tmp_.Sub("snapshots"), data.snapshot, {});
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
+  // Invalid contents publish nothing, not even a temp dir.
+  data.snapshot.version = "v2";
+  data.snapshot.items.push_back(data.snapshot.items.front());  // duplicate id
+  EXPECT_EQ(offline::PublishSnapshot(tmp_.Sub("snapshots"), data.snapshot, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  int entries = 0;
+  for (const auto& e : fs::directory_iterator(tmp_.Sub("snapshots"))) {
+    if (e.is_directory()) ++entries;
+  }
+  EXPECT_EQ(entries, 1);
+}
+
+TEST_F(SnapshotTest, SyntheticIsDeterministicForASeed) {
+  const std::string a = Publish("a");
+  const std::string b = Publish("b");
+  for (const char* f : {"items.pb", "music.npy", "podcast.npy"}) {
+    ASSERT_OK_AND_ASSIGN(auto da, common::DigestFile(a + "/" + f));
+    ASSERT_OK_AND_ASSIGN(auto db, common::DigestFile(b + "/" + f));
+    EXPECT_EQ(da.xxh3, db.xxh3) << f;
+  }
+  offline::SyntheticOptions other = SmallOptions();
+  other.seed = 7;
+  auto d1 = offline::GenerateSynthetic(SmallOptions());
+  auto d2 = offline::GenerateSynthetic(other);
+  EXPECT_NE(d1.snapshot.spaces[kMusicSpace].data, d2.snapshot.spaces[kMusicSpace].data);
+}
+
+TEST_F(SnapshotTest, ManagerFindsNewestAndKeepsServingOnBadSnapshot) {
+  Publish("20260101T000000Z");
+  // An in-progress write is ignored.
+  fs::create_directories(tmp_.Sub("snapshots/.tmp-20270101T000000Z-1"));
+  ASSERT_OK_AND_ASSIGN(std::string newest, FindNewestSnapshot(tmp_.Sub("snapshots")));
+  EXPECT_EQ(fs::path(newest).filename(), "20260101T000000Z");
+
+  SnapshotManager manager(testing::ExactCatalogOptions());
+  EXPECT_EQ(manager.Current(), nullptr);
+  ASSERT_OK_AND_ASSIGN(bool swapped, manager.Refresh(tmp_.Sub("snapshots")));
+  EXPECT_TRUE(swapped);
+  auto pinned = manager.Current();
+  ASSERT_NE(pinned, nullptr);
+  EXPECT_EQ(pinned->version(), "20260101T000000Z");
+  ASSERT_OK_AND_ASSIGN(swapped, manager.Refresh(tmp_.Sub("snapshots")));
+  EXPECT_FALSE(swapped);  // nothing newer
+
+  // A newer but corrupt snapshot is refused; the old one keeps serving.
+  const std::string bad = Publish("20260201T000000Z");
+  fs::remove(bad + "/items.pb");
+  EXPECT_FALSE(manager.Refresh(tmp_.Sub("snapshots")).ok());
+  EXPECT_EQ(manager.Current()->version(), "20260101T000000Z");
+  ASSERT_OK_AND_ASSIGN(swapped, manager.Refresh(tmp_.Sub("snapshots")));
+  EXPECT_FALSE(swapped);  // not retried
+
+  // A good newer one swaps in; the pinned old catalog stays valid for its holder.
+  Publish("20260301T000000Z");
+  ASSERT_OK_AND_ASSIGN(swapped, manager.Refresh(tmp_.Sub("snapshots")));
+  EXPECT_TRUE(swapped);
+  EXPECT_EQ(manager.Current()->version(), "20260301T000000Z");
+  EXPECT_EQ(pinned->version(), "20260101T000000Z");
+  EXPECT_TRUE(pinned->Find("t1").has_value());
+}
+
+TEST(CatalogBuildTest, RejectsDuplicatesAndMismatchedRows) {
+  testing::CatalogBuilder b(2);
+  b.Add("x", v1::TRACK, "a", {1, 0}).Add("x", v1::TRACK, "a", {0, 1});
+  EXPECT_EQ(b.Build().status().code(), absl::StatusCode::kDataLoss);
+
+  CatalogParts parts;
+  parts.version = "v";
+  Item item;
+  item.id = "t";
+  item.kind = v1::TRACK;
+  parts.items.push_back(item);
+  Matrix m;
+  m.dim = 2;
+  m.rows = 2;
+  m.data = {1, 2, 3, 4};
+  parts.space_vectors[kMusicSpace] = m;
+  EXPECT_EQ(Catalog::Build(std::move(parts), testing::ExactCatalogOptions()).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST(CatalogBuildTest, ArtistItemsUseTheirOwnVector) {
+  testing::CatalogBuilder b(2);
+  b.Add("art", v1::ARTIST, "", {5, 5}).Add("t1", v1::TRACK, "art", {1, 0});
+  ASSERT_OK_AND_ASSIGN(auto c, b.Build());
+  const auto& artists = c->artists();
+  auto it = artists.by_id.find("art");
+  ASSERT_NE(it, artists.by_id.end());
+  EXPECT_EQ(artists.vectors.row(it->second)[0], 5.0f);
+  EXPECT_EQ(artists.artists[it->second].items.size(), 1u);
+}
+
+}  // namespace
+}  // namespace encore::index

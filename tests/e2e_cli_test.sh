@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# End to end: encore-gen writes a snapshot, encore-server serves it, encore-cli drives every call.
+# Usage: e2e_cli_test.sh ENCORE_GEN ENCORE_SERVER ENCORE_CLI
+set -euo pipefail
+GEN=$1 SERVER=$2 CLI=$3
+TMP=$(mktemp -d)
+PID=""
+cleanup() {
+  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; echo "--- server log" >&2; cat "$TMP/server.err" >&2 || true; exit 1; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+
+"$GEN" --out="$TMP/snapshots" --tracks=5000 --users=50 --seed=7 > "$TMP/gen.out"
+grep -q 'items=6100' "$TMP/gen.out" || fail "encore-gen output: $(cat "$TMP/gen.out")"
+
+"$SERVER" --snapshot_dir="$TMP/snapshots" --history_dir="$TMP/history" --port=0 \
+  --metrics_port=0 --import_events="$TMP/snapshots/events.tsv" > "$TMP/server.out" \
+  2> "$TMP/server.err" &
+PID=$!
+for _ in $(seq 1 100); do
+  grep -q 'grpc_port=' "$TMP/server.out" 2>/dev/null && break
+  sleep 0.1
+done
+PORT=$(grep -o 'grpc_port=[0-9]*' "$TMP/server.out" | cut -d= -f2)
+MPORT=$(grep -o 'metrics_port=[0-9]*' "$TMP/server.out" | cut -d= -f2)
+[ -n "$PORT" ] || fail "server printed no port"
+C=("$CLI" --target="127.0.0.1:$PORT")
+for _ in $(seq 1 100); do
+  "${C[@]}" health 2>/dev/null | grep -q '"SERVING"' && break
+  sleep 0.1
+done
+"${C[@]}" health | json 'assert d["status"] == "SERVING", d'
+
+"${C[@]}" recommend --user=u1 --count=5 --explain | json '
+assert len(d["items"]) == 5, d
+assert d["catalog_version"], d
+assert all(i["reasons"] and i["kind"] == "TRACK" for i in d["items"]), d'
+"${C[@]}" recommend --user=u1 --count=3 --kinds=episode,track | json '
+assert len(d["items"]) == 3, d'
+"${C[@]}" similar --item=t1 --count=3 | json '
+ids = [i["item_id"] for i in d["items"]]
+assert len(ids) == 3 and "t1" not in ids, ids'
+"${C[@]}" artists --artist=a1 --count=3 | json '
+assert len(d["artists"]) == 3 and all(a["kind"] == "ARTIST" for a in d["artists"]), d'
+"${C[@]}" info | json '
+counts = {k["kind"]: int(k.get("count", 0)) for k in d["items"]}
+assert counts["TRACK"] == 5000, counts
+assert d["dimension"] == 40 and d["index_type"] == "flat", d'
+
+# A new listener records a like; the next recommendation builds on it.
+"${C[@]}" record --user=newbie --item=t42 --type=like | json 'assert d["accepted"] == 1, d'
+"${C[@]}" record --user=newbie --events=t43:play,t44:skip | json 'assert d["accepted"] == 2, d'
+"${C[@]}" recommend --user=newbie --count=5 --explain | json '
+ids = [i["item_id"] for i in d["items"]]
+assert not {"t42", "t43", "t44"} & set(ids), ids
+assert all(i["reasons"][0].startswith("similar_to:") for i in d["items"]), d'
+
+# Errors: clear code and message on stderr, non-zero exit, nothing written.
+set +e
+"${C[@]}" similar --item=nope 2> "$TMP/err"; rc=$?
+set -e
+[ $rc -eq 2 ] || fail "similar unknown: rc=$rc"
+grep -q '"NOT_FOUND"' "$TMP/err" && grep -q "nope" "$TMP/err" || fail "similar unknown: $(cat "$TMP/err")"
+set +e
+"${C[@]}" recommend --user=u1 --count=501 2> "$TMP/err"; rc=$?
+"${C[@]}" record --user=ghost --item=not-in-catalog 2> "$TMP/err2"; rc2=$?
+set -e
+[ $rc -eq 2 ] && grep -q INVALID_ARGUMENT "$TMP/err" || fail "count 501: rc=$rc $(cat "$TMP/err")"
+[ $rc2 -eq 2 ] && grep -q 'events\[0\].item_id' "$TMP/err2" || fail "bad record: $(cat "$TMP/err2")"
+"${C[@]}" recommend --user=ghost --count=3 --explain | json '
+assert d["items"][0]["reasons"] == ["popular"], d'
+
+# Metrics over HTTP.
+python3 - "$MPORT" <<'PY'
+import sys, urllib.request
+page = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=5).read().decode()
+for needle in ['encore_requests_total{code="OK",method="Recommend"}',
+               'encore_requests_total{code="NOT_FOUND",method="SimilarItems"} 1',
+               'encore_history_events_written_total 3',
+               'encore_catalog_items{kind="track"} 5000']:
+    assert needle in page, (needle, page)
+PY
+
+# Graceful shutdown on SIGTERM.
+kill -TERM "$PID"
+wait "$PID"; rc=$?
+PID=""
+[ $rc -eq 0 ] || fail "server exit code $rc after SIGTERM"
+grep -q stopped "$TMP/server.err" || fail "no clean stop"
+echo "e2e_cli: all checks passed"

@@ -1,0 +1,130 @@
+#include "index/faiss_index.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "common/file_util.h"
+#include "tests/test_util.h"
+
+namespace encore::index {
+namespace {
+
+Matrix Random(int64_t rows, int dim, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> n(0, 1);
+  Matrix m;
+  m.rows = rows;
+  m.dim = dim;
+  m.data.resize(rows * dim);
+  for (float& x : m.data) x = n(rng);
+  return m;
+}
+
+double RecallAt10(const EmbeddingIndex& index, const EmbeddingIndex& exact, const Matrix& queries,
+                  int ef) {
+  SearchParams p;
+  p.ef_search = ef;
+  int hit = 0;
+  for (int64_t q = 0; q < queries.rows; ++q) {
+    auto got = index.Search(queries.row_span(q), 10, p);
+    auto want = exact.Search(queries.row_span(q), 10, p);
+    EXPECT_TRUE(got.ok() && want.ok());
+    for (const auto& w : *want) {
+      for (const auto& g : *got) hit += g.row == w.row;
+    }
+  }
+  return hit / (10.0 * queries.rows);
+}
+
+TEST(FaissIndexTest, FlatMatchesExactSearch) {
+  Matrix data = Random(2000, 16, 1);
+  Matrix queries = Random(20, 16, 2);
+  IndexOptions o;
+  o.type = "flat";
+  ASSERT_OK_AND_ASSIGN(auto flat, FaissIndex::Build(data, o));
+  ExactIndex exact(&data);
+  EXPECT_EQ(flat->type(), "flat");
+  for (int64_t q = 0; q < queries.rows; ++q) {
+    ASSERT_OK_AND_ASSIGN(auto got, flat->Search(queries.row_span(q), 10, {}));
+    ASSERT_OK_AND_ASSIGN(auto want, exact.Search(queries.row_span(q), 10, {}));
+    ASSERT_EQ(got.size(), 10u);
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].row, want[i].row);
+      EXPECT_NEAR(got[i].score, want[i].score, 1e-3);
+    }
+  }
+}
+
+TEST(FaissIndexTest, HnswRecallAgainstExact) {
+  Matrix data = Random(20000, 32, 3);
+  Matrix queries = Random(100, 32, 4);
+  IndexOptions o;
+  o.type = "hnsw";
+  ASSERT_OK_AND_ASSIGN(auto hnsw, FaissIndex::Build(data, o));
+  EXPECT_EQ(hnsw->type(), "hnsw");
+  ExactIndex exact(&data);
+  const double low = RecallAt10(*hnsw, exact, queries, 16);
+  const double high = RecallAt10(*hnsw, exact, queries, 256);
+  EXPECT_GE(high, 0.95);
+  EXPECT_GE(high, low);  // a wider beam never hurts on average
+}
+
+TEST(FaissIndexTest, AutoPicksByThreshold) {
+  IndexOptions o;
+  o.hnsw_threshold = 100;
+  EXPECT_EQ(ResolveIndexType(o, 99), "flat");
+  EXPECT_EQ(ResolveIndexType(o, 100), "hnsw");
+  o.type = "flat";
+  EXPECT_EQ(ResolveIndexType(o, 1000000), "flat");
+}
+
+TEST(FaissIndexTest, SaveLoadRoundTripAndChecks) {
+  testing::TempDir tmp;
+  Matrix data = Random(500, 8, 5);
+  IndexOptions o;
+  o.type = "hnsw";
+  ASSERT_OK_AND_ASSIGN(auto built, FaissIndex::Build(data, o));
+  const std::string path = tmp.Sub("x.faiss");
+  ASSERT_OK(built->Save(path));
+  ASSERT_OK_AND_ASSIGN(auto loaded, FaissIndex::Load(path, 8, 500, o));
+  EXPECT_EQ(loaded->type(), "hnsw");
+  ASSERT_OK_AND_ASSIGN(auto a, built->Search(data.row_span(7), 5, {}));
+  ASSERT_OK_AND_ASSIGN(auto b, loaded->Search(data.row_span(7), 5, {}));
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].row, b[i].row);
+  // Wrong expectations and corrupt bytes are clean errors, never exceptions.
+  EXPECT_EQ(FaissIndex::Load(path, 9, 500, o).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(FaissIndex::Load(path, 8, 501, o).status().code(), absl::StatusCode::kDataLoss);
+  ASSERT_OK(common::WriteFile(tmp.Sub("bad.faiss"), "IHNf this is not an index"));
+  EXPECT_FALSE(FaissIndex::Load(tmp.Sub("bad.faiss"), 8, 500, o).ok());
+  EXPECT_FALSE(FaissIndex::Load(tmp.Sub("missing.faiss"), 8, 500, o).ok());
+}
+
+TEST(FaissIndexTest, RejectsBadQueries) {
+  Matrix data = Random(10, 4, 6);
+  ASSERT_OK_AND_ASSIGN(auto flat, FaissIndex::Build(data, {}));
+  std::vector<float> short_query(3, 0.0f);
+  EXPECT_EQ(flat->Search(short_query, 5, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<float> q(4, 1.0f);
+  EXPECT_EQ(flat->Search(q, 0, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  // k larger than the index returns everything.
+  ASSERT_OK_AND_ASSIGN(auto all, flat->Search(q, 50, {}));
+  EXPECT_EQ(all.size(), 10u);
+}
+
+TEST(FaissIndexTest, BatchSearchMatchesSingle) {
+  Matrix data = Random(300, 8, 7);
+  Matrix queries = Random(5, 8, 8);
+  ASSERT_OK_AND_ASSIGN(auto flat, FaissIndex::Build(data, {}));
+  ASSERT_OK_AND_ASSIGN(auto batch, flat->SearchBatch(queries.data, 4, {}));
+  ASSERT_EQ(batch.size(), 5u);
+  for (int64_t q = 0; q < 5; ++q) {
+    ASSERT_OK_AND_ASSIGN(auto single, flat->Search(queries.row_span(q), 4, {}));
+    ASSERT_EQ(single.size(), batch[q].size());
+    for (size_t i = 0; i < single.size(); ++i) EXPECT_EQ(single[i].row, batch[q][i].row);
+  }
+}
+
+}  // namespace
+}  // namespace encore::index

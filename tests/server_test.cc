@@ -1,0 +1,352 @@
+// gRPC tests: a real EncoreServer on port 0 (real FAISS, real RocksDB), called through the
+// generated stubs.
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "common/file_util.h"
+#include "encore/v1/recommender.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "offline/snapshot_builder.h"
+#include "offline/synthetic.h"
+#include "storage/rocksdb_history_store.h"
+#include "tests/test_util.h"
+
+namespace encore::server {
+namespace {
+
+using grpc::health::v1::HealthCheckResponse;
+
+// GET http://127.0.0.1:port/metrics with a raw socket.
+std::string HttpGetMetrics(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return "";
+  }
+  const std::string req = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)!::write(fd, req.data(), req.size());
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
+  ::close(fd);
+  return out;
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    offline::SyntheticOptions o;
+    o.tracks = 4000;
+    o.users = 30;
+    o.shows = 4;
+    o.episodes_per_show = 5;
+    data_ = offline::GenerateSynthetic(o);
+    data_.snapshot.version = "test-1";
+    auto dir = offline::PublishSnapshot(tmp_.Sub("snapshots"), data_.snapshot, {});
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    snapshot_dir_ = *dir;
+    ASSERT_OK_AND_ASSIGN(history_, storage::RocksDbHistoryStore::Open(tmp_.Sub("history"), {}));
+    for (const auto& u : data_.users) ASSERT_OK(history_->Append(u.user_id, u.events));
+  }
+
+  void TearDown() override {
+    // Drop the client connection first: gRPC's shutdown waits for connected channels.
+    stub_.reset();
+    admin_.reset();
+    health_.reset();
+    channel_.reset();
+    server_.reset();
+  }
+
+  // Metrics are off unless asked for: stopping civetweb's HTTP server takes ~2 s.
+  void StartServer(bool load, bool metrics = false) {
+    if (load) ASSERT_OK(snapshots_.LoadAndSwap(snapshot_dir_));
+    ServerOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.metrics_host = "127.0.0.1";
+    o.metrics_port = metrics ? 0 : -1;
+    o.worker_threads = 2;
+    ASSERT_OK_AND_ASSIGN(server_, EncoreServer::Start(o, &snapshots_, history_.get(), {}));
+    ASSERT_GT(server_->port(), 0);
+    // A local subchannel pool lets the connection close with the channel at teardown.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    channel_ = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                         grpc::InsecureChannelCredentials(), args);
+    stub_ = v1::Recommender::NewStub(channel_);
+    admin_ = v1::CatalogAdmin::NewStub(channel_);
+    health_ = grpc::health::v1::Health::NewStub(channel_);
+  }
+
+  HealthCheckResponse::ServingStatus Health() {
+    grpc::ClientContext ctx;
+    HealthCheckResponse resp;
+    grpc::Status s = health_->Check(&ctx, {}, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.status();
+  }
+
+  grpc::Status Recommend(const v1::RecommendRequest& req, v1::RecommendResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub_->Recommend(&ctx, req, resp);
+  }
+
+  testing::TempDir tmp_;
+  offline::SyntheticData data_;
+  std::string snapshot_dir_;
+  std::unique_ptr<storage::RocksDbHistoryStore> history_;
+  index::SnapshotManager snapshots_{index::CatalogOptions{}};
+  std::unique_ptr<EncoreServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Recommender::Stub> stub_;
+  std::unique_ptr<v1::CatalogAdmin::Stub> admin_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+};
+
+TEST_F(ServerTest, HealthIsNotServingUntilACatalogLoads) {
+  StartServer(/*load=*/false);
+  EXPECT_EQ(Health(), HealthCheckResponse::NOT_SERVING);
+  v1::RecommendRequest req;
+  req.set_user_id("u1");
+  v1::RecommendResponse resp;
+  EXPECT_EQ(Recommend(req, &resp).error_code(), grpc::UNAVAILABLE);
+  ASSERT_OK(snapshots_.LoadAndSwap(snapshot_dir_));
+  EXPECT_EQ(Health(), HealthCheckResponse::SERVING);
+  EXPECT_TRUE(Recommend(req, &resp).ok());
+  server_->Shutdown(absl::Seconds(1));
+}
+
+TEST_F(ServerTest, RecommendForAKnownListener) {
+  StartServer(true);
+  const offline::SyntheticUser& user = data_.users[0];
+  v1::RecommendRequest req;
+  req.set_user_id(user.user_id);
+  req.set_count(10);
+  req.set_explain(true);
+  v1::RecommendResponse resp;
+  grpc::Status s = Recommend(req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.catalog_version(), "test-1");
+  ASSERT_EQ(resp.items_size(), 10);
+  std::set<std::string> played;
+  for (const auto& e : user.events) played.insert(e.item_id);
+  std::map<std::string, int> per_artist;
+  for (const auto& item : resp.items()) {
+    EXPECT_EQ(played.count(item.item_id()), 0u) << item.item_id();
+    EXPECT_EQ(item.kind(), v1::TRACK);
+    EXPECT_LE(++per_artist[item.artist_id()], 2);
+    ASSERT_EQ(item.reasons_size(), 1);
+    EXPECT_EQ(item.reasons(0).rfind("similar_to:", 0), 0u);
+  }
+}
+
+TEST_F(ServerTest, SimilarItemsAndArtists) {
+  StartServer(true);
+  {
+    grpc::ClientContext ctx;
+    v1::SimilarItemsRequest req;
+    req.set_item_id("t1");
+    req.set_count(5);
+    v1::SimilarItemsResponse resp;
+    ASSERT_TRUE(stub_->SimilarItems(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.items_size(), 5);
+    for (const auto& i : resp.items()) EXPECT_NE(i.item_id(), "t1");
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::SimilarArtistsRequest req;
+    req.set_artist_id("a1");
+    req.set_count(5);
+    v1::SimilarArtistsResponse resp;
+    ASSERT_TRUE(stub_->SimilarArtists(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.artists_size(), 5);
+    for (const auto& a : resp.artists()) {
+      EXPECT_NE(a.item_id(), "a1");
+      EXPECT_EQ(a.kind(), v1::ARTIST);
+    }
+  }
+}
+
+TEST_F(ServerTest, UnknownIdsAreNotFound) {
+  StartServer(true);
+  {
+    grpc::ClientContext ctx;
+    v1::SimilarItemsRequest req;
+    req.set_item_id("no-such-track");
+    v1::SimilarItemsResponse resp;
+    grpc::Status s = stub_->SimilarItems(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::NOT_FOUND);
+    EXPECT_NE(s.error_message().find("no-such-track"), std::string::npos);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::SimilarArtistsRequest req;
+    req.set_artist_id("no-such-artist");
+    v1::SimilarArtistsResponse resp;
+    grpc::Status s = stub_->SimilarArtists(&ctx, req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::NOT_FOUND);
+    EXPECT_NE(s.error_message().find("no-such-artist"), std::string::npos);
+  }
+  v1::RecommendRequest req;
+  req.set_user_id("u1");
+  req.add_seed_item_ids("no-such-seed");
+  v1::RecommendResponse resp;
+  grpc::Status s = Recommend(req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::NOT_FOUND);
+  EXPECT_NE(s.error_message().find("no-such-seed"), std::string::npos);
+}
+
+TEST_F(ServerTest, InvalidArgumentsChangeNothing) {
+  StartServer(true);
+  v1::RecommendRequest bad;
+  bad.set_user_id("u1");
+  bad.set_count(501);
+  v1::RecommendResponse resp;
+  grpc::Status s = Recommend(bad, &resp);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("count"), std::string::npos);
+
+  v1::RecordEventsRequest rec;
+  rec.set_user_id("fresh-user");
+  auto* good = rec.add_events();
+  good->set_item_id("t5");
+  good->set_type(v1::PLAY);
+  good->set_timestamp_ms(common::NowMs());
+  auto* broken = rec.add_events();
+  broken->set_item_id("t6");
+  broken->set_timestamp_ms(common::NowMs());  // no type
+  grpc::ClientContext ctx;
+  v1::RecordEventsResponse rec_resp;
+  s = stub_->RecordEvents(&ctx, rec, &rec_resp);
+  EXPECT_EQ(s.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("events[1].type"), std::string::npos) << s.error_message();
+  ASSERT_OK_AND_ASSIGN(auto history, history_->Read("fresh-user", 10));
+  EXPECT_TRUE(history.empty());
+}
+
+TEST_F(ServerTest, RecordedEventsShapeTheNextRecommendation) {
+  StartServer(true);
+  // Cold user: popular items.
+  v1::RecommendRequest req;
+  req.set_user_id("newcomer");
+  req.set_count(5);
+  req.set_explain(true);
+  v1::RecommendResponse before;
+  ASSERT_TRUE(Recommend(req, &before).ok());
+  EXPECT_EQ(before.items(0).reasons(0), "popular");
+
+  grpc::ClientContext ctx;
+  v1::RecordEventsRequest rec;
+  rec.set_user_id("newcomer");
+  for (const char* item : {"t10", "t11"}) {
+    auto* e = rec.add_events();
+    e->set_item_id(item);
+    e->set_type(v1::LIKE);
+    e->set_timestamp_ms(common::NowMs());
+    e->set_played_ms(120000);
+  }
+  v1::RecordEventsResponse rec_resp;
+  ASSERT_TRUE(stub_->RecordEvents(&ctx, rec, &rec_resp).ok());
+  EXPECT_EQ(rec_resp.accepted(), 2);
+
+  v1::RecommendResponse after;
+  ASSERT_TRUE(Recommend(req, &after).ok());
+  ASSERT_EQ(after.items_size(), 5);
+  for (const auto& item : after.items()) {
+    EXPECT_NE(item.item_id(), "t10");
+    EXPECT_NE(item.item_id(), "t11");
+    EXPECT_EQ(item.reasons(0).rfind("similar_to:t1", 0), 0u) << item.reasons(0);
+  }
+}
+
+TEST_F(ServerTest, CatalogInfoAndMetrics) {
+  StartServer(true, /*metrics=*/true);
+  grpc::ClientContext ctx;
+  v1::GetCatalogInfoResponse info;
+  ASSERT_TRUE(admin_->GetCatalogInfo(&ctx, {}, &info).ok());
+  EXPECT_EQ(info.version(), "test-1");
+  EXPECT_EQ(info.dimension(), 40);
+  EXPECT_EQ(info.index_type(), "flat");
+  int64_t tracks = 0;
+  for (const auto& kc : info.items()) {
+    if (kc.kind() == v1::TRACK) tracks = kc.count();
+  }
+  EXPECT_EQ(tracks, 4000);
+  ASSERT_EQ(info.spaces_size(), 2);
+
+  v1::RecommendRequest req;
+  req.set_user_id("u2");
+  v1::RecommendResponse resp;
+  ASSERT_TRUE(Recommend(req, &resp).ok());
+  req.set_count(-3);
+  EXPECT_FALSE(Recommend(req, &resp).ok());
+
+  const std::string page = HttpGetMetrics(server_->metrics_port());
+  EXPECT_NE(page.find("200 OK"), std::string::npos);
+  EXPECT_NE(page.find("encore_requests_total{code=\"OK\",method=\"Recommend\"} 1"),
+            std::string::npos)
+      << page;
+  EXPECT_NE(page.find("encore_requests_total{code=\"INVALID_ARGUMENT\",method=\"Recommend\"} 1"),
+            std::string::npos);
+  EXPECT_NE(page.find("encore_request_duration_seconds_bucket{method=\"Recommend\""),
+            std::string::npos);
+  EXPECT_NE(page.find("encore_catalog_items{kind=\"track\"} 4000"), std::string::npos);
+  EXPECT_NE(page.find("encore_catalog_info{version=\"test-1\"} 1"), std::string::npos);
+  EXPECT_NE(page.find("encore_history_events_written_total"), std::string::npos);
+}
+
+TEST_F(ServerTest, SwapDuringTrafficNeverFailsARequest) {
+  StartServer(true);
+  // Publish a second version and swap it in while requests run.
+  data_.snapshot.version = "test-2";
+  ASSERT_OK_AND_ASSIGN(std::string dir2,
+                       offline::PublishSnapshot(tmp_.Sub("snapshots"), data_.snapshot, {}));
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, ok{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 3; ++t) {
+    clients.emplace_back([&, t] {
+      while (!stop) {
+        v1::RecommendRequest req;
+        req.set_user_id(absl::StrCat("u", 1 + t));
+        v1::RecommendResponse resp;
+        grpc::Status s = Recommend(req, &resp);
+        if (s.ok() && (resp.catalog_version() == "test-1" || resp.catalog_version() == "test-2")) {
+          ++ok;
+        } else {
+          ++failures;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_OK(snapshots_.LoadAndSwap(dir2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(ok.load(), 10);
+  grpc::ClientContext ctx;
+  v1::GetCatalogInfoResponse info;
+  ASSERT_TRUE(admin_->GetCatalogInfo(&ctx, {}, &info).ok());
+  EXPECT_EQ(info.version(), "test-2");
+}
+
+}  // namespace
+}  // namespace encore::server
