@@ -80,6 +80,14 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Load(const std::string& 
                                                   m.rows, options.index));
       parts.prebuilt[space.name()] = std::move(idx);
     }
+    if (space.has_als()) {
+      FoldInModel f;
+      f.regularization = space.als().regularization();
+      f.confidence.scaling = space.als().scaling().empty() ? "log" : space.als().scaling();
+      f.confidence.alpha = space.als().alpha();
+      f.confidence.epsilon = space.als().epsilon() > 0 ? space.als().epsilon() : 1.0;
+      parts.foldin[space.name()] = std::move(f);
+    }
     if (!parts.space_vectors.emplace(space.name(), std::move(m)).second) {
       return absl::DataLossError(absl::StrCat("manifest lists space '", space.name(), "' twice"));
     }
@@ -127,6 +135,10 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
       return absl::DataLossError(absl::StrCat("space '", space->name, "' has ", space->vectors.rows,
                                               " vectors for ", space->row_to_item.size(),
                                               " items"));
+    }
+    if (auto f = parts.foldin.find(space->name); f != parts.foldin.end()) {
+      space->foldin = std::move(f->second);
+      space->foldin->gram = Gramian(space->vectors, space->foldin->regularization);
     }
     auto pre = parts.prebuilt.find(space->name);
     if (pre != parts.prebuilt.end()) {

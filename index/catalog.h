@@ -17,6 +17,7 @@
 #include "encore/v1/recommender.pb.h"
 #include "index/embedding_index.h"
 #include "index/faiss_index.h"
+#include "index/foldin.h"
 #include "index/matrix.h"
 
 namespace encore::index {
@@ -54,6 +55,8 @@ struct EmbeddingSpace {
   Matrix vectors;
   std::unique_ptr<EmbeddingIndex> index;
   std::vector<ItemId> row_to_item;
+  // Present when the vectors are implicit-ALS item factors (fold-in possible).
+  std::optional<FoldInModel> foldin;
 };
 
 struct Artist {
@@ -90,6 +93,8 @@ struct CatalogParts {
   std::map<std::string, Matrix> space_vectors;
   // Prebuilt indexes by space name (optional).
   std::map<std::string, std::unique_ptr<EmbeddingIndex>> prebuilt;
+  // ALS parameters by space name (optional); the Gramian is computed by Build.
+  std::map<std::string, FoldInModel> foldin;
 };
 
 // Immutable after construction; every method is const and thread-safe. Shared between requests

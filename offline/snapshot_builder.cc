@@ -76,6 +76,9 @@ absl::Status WriteAll(const std::string& dir, const SnapshotContents& contents,
     space->set_dimension(matrix.dim);
     space->set_count(matrix.rows);
     space->set_vectors_file(absl::StrCat(name, ".npy"));
+    if (auto als = contents.als.find(name); als != contents.als.end()) {
+      *space->mutable_als() = als->second;
+    }
     RETURN_IF_ERROR(common::WriteFile(absl::StrCat(dir, "/", space->vectors_file()),
                                       index::SerializeNpy(matrix)));
     RETURN_IF_ERROR(AddFile(dir, space->vectors_file(), &manifest));

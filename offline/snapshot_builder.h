@@ -18,6 +18,8 @@ struct SnapshotContents {
   // Item table; each item's vector is the next row of its space's matrix.
   std::vector<v1::ItemRecord> items;
   std::map<std::string, index::Matrix> spaces;
+  // ALS parameters per space whose vectors are ALS item factors (enables the fold-in).
+  std::map<std::string, v1::AlsParams> als;
   std::string producer;
 };
 

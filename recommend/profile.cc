@@ -35,30 +35,47 @@ TasteProfile BuildTasteProfile(const index::Catalog& catalog,
   for (const auto& e : history) newest = std::max(newest, e.timestamp_ms);
   const double half_life_ms = std::max(options.half_life_days, 1e-6) * 86400e3;
 
-  std::vector<double> sum(s->vectors.dim, 0.0);
-  double positive_mass = 0.0;
-  absl::flat_hash_map<index::ItemId, double> item_weight;
+  // Net weight per item of this space, in first-seen (newest-first) order.
+  std::vector<std::pair<index::ItemId, double>> weights;
+  absl::flat_hash_map<index::ItemId, size_t> slot;
   for (const auto& e : history) {
     auto id = catalog.Find(e.item_id);
     if (!id) continue;
     profile.seen.insert(*id);
-    const index::Item& item = catalog.item(*id);
-    if (catalog.spaces()[item.space]->name != space) continue;
+    if (catalog.spaces()[catalog.item(*id).space].get() != s) continue;
     const double decay = std::exp2(-static_cast<double>(newest - e.timestamp_ms) / half_life_ms);
-    const double w = TypeWeight(e.type, options) * decay;
+    const double w = TypeWeight(e.type, options) * std::max(e.count, 1) * decay;
     if (w == 0.0) continue;
-    auto v = catalog.vector(*id);
-    for (size_t j = 0; j < v.size(); ++j) sum[j] += w * v[j];
-    if (w > 0) positive_mass += w;
-    item_weight[*id] += w;
+    auto [it, inserted] = slot.emplace(*id, weights.size());
+    if (inserted) weights.emplace_back(*id, 0.0);
+    weights[it->second].second += w;
   }
+
+  const bool foldin = s->foldin.has_value() && options.taste != "average";
+  double positive_mass = 0.0;
+  for (const auto& [id, w] : weights) positive_mass += std::max(w, 0.0);
   if (positive_mass <= 0.0) return profile;
-  profile.vector.resize(sum.size());
-  for (size_t j = 0; j < sum.size(); ++j) {
-    profile.vector[j] = static_cast<float>(sum[j] / positive_mass);
+  if (foldin) {
+    std::vector<index::FoldInTerm> terms;
+    terms.reserve(weights.size());
+    for (const auto& [id, w] : weights) {
+      terms.push_back(
+          {catalog.item(id).row, s->foldin->confidence.Of(std::abs(w)), w > 0 ? 1.0f : 0.0f});
+    }
+    profile.vector = index::FoldIn(s->vectors, s->foldin->gram, terms);
+  } else {
+    std::vector<double> sum(s->vectors.dim, 0.0);
+    for (const auto& [id, w] : weights) {
+      auto v = catalog.vector(id);
+      for (size_t j = 0; j < v.size(); ++j) sum[j] += w * v[j];
+    }
+    profile.vector.resize(sum.size());
+    for (size_t j = 0; j < sum.size(); ++j) {
+      profile.vector[j] = static_cast<float>(sum[j] / positive_mass);
+    }
   }
   std::vector<std::pair<double, index::ItemId>> ranked;
-  for (const auto& [id, w] : item_weight) {
+  for (const auto& [id, w] : weights) {
     if (w > 0) ranked.emplace_back(w, id);
   }
   std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {

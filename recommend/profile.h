@@ -12,6 +12,10 @@
 namespace encore::recommend {
 
 struct ProfileOptions {
+  // "auto": the ALS fold-in where the space carries ALS parameters, else "average";
+  // "average": recency-weighted mean of item vectors; "foldin": always fold in (falls back to
+  // "average" where the space has no ALS parameters).
+  std::string taste = "auto";
   // Weight halves every half_life_days before the newest event. Default: 30.
   double half_life_days = 30.0;
   // Signed weight per event type. Skips and dislikes pull the taste away.
@@ -31,9 +35,10 @@ struct TasteProfile {
   std::vector<index::ItemId> anchors;
 };
 
-// Recency-weighted average of the space's item vectors, normalised by the positive weight mass:
-// sum_i w_i v_i / sum_{w_i>0} w_i with w_i = type_weight * 2^(-(t_newest - t_i) / half_life).
-// Recency is relative to the newest event, so old-but-consistent histories keep full weight.
+// Each event weighs w = type_weight * count * 2^(-(t_newest - t) / half_life); recency is relative
+// to the newest event, so old-but-consistent histories keep full weight. Per item the weights add
+// up. "average": sum_i w_i v_i / sum_{w_i>0} w_i. "foldin": the least-squares ALS user factors
+// with confidence c_i = 1 + alpha f(|w_i|) and preference 1 (w_i > 0) or 0 (w_i < 0).
 // History items missing from the catalog are ignored.
 TasteProfile BuildTasteProfile(const index::Catalog& catalog,
                                absl::Span<const storage::HistoryEvent> history,

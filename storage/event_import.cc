@@ -49,7 +49,9 @@ absl::StatusOr<int64_t> ImportEventsTsv(const std::string& path, HistoryStore* s
       return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", why));
     };
     std::vector<absl::string_view> f = absl::StrSplit(line, '\t');
-    if (f.size() != 5) return bad(absl::StrCat("expected 5 tab-separated fields, got ", f.size()));
+    if (f.size() != 5 && f.size() != 6) {
+      return bad(absl::StrCat("expected 5 or 6 tab-separated fields, got ", f.size()));
+    }
     if (auto s = ValidateUserId(f[0]); !s.ok()) return bad(s.message());
     if (f[1].empty()) return bad("empty item_id");
     auto type = ParseEventType(f[2]);
@@ -62,6 +64,9 @@ absl::StatusOr<int64_t> ImportEventsTsv(const std::string& path, HistoryStore* s
     }
     if (!absl::SimpleAtoi(f[4], &e.played_ms) || e.played_ms < 0) {
       return bad(absl::StrCat("bad played_ms '", f[4], "'"));
+    }
+    if (f.size() == 6 && (!absl::SimpleAtoi(f[5], &e.count) || e.count < 1)) {
+      return bad(absl::StrCat("bad count '", f[5], "' (want an integer >= 1)"));
     }
     by_user[std::string(f[0])].push_back(std::move(e));
     ++total;

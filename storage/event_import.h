@@ -15,7 +15,8 @@ absl::StatusOr<EventType> ParseEventType(absl::string_view name);
 // Lower-case name of an event type.
 const char* EventTypeName(EventType type);
 
-// Reads `path`: one event per line, `user_id<TAB>item_id<TAB>type<TAB>timestamp_ms<TAB>played_ms`;
+// Reads `path`: one event per line,
+// `user_id<TAB>item_id<TAB>type<TAB>timestamp_ms<TAB>played_ms[<TAB>count]`;
 // '#' lines are comments. The whole file is parsed and validated first (errors give file, line
 // and reason, and nothing is written); then events are appended user by user. Returns the number
 // of events imported. Re-importing the same file is idempotent.

@@ -23,10 +23,12 @@ struct HistoryEvent {
   EventType type = EventType::kPlay;
   int64_t timestamp_ms = 0;
   int64_t played_ms = 0;
+  // Plays this event stands for (aggregated imports); >= 1.
+  int32_t count = 1;
 
   bool operator==(const HistoryEvent& o) const {
     return item_id == o.item_id && type == o.type && timestamp_ms == o.timestamp_ms &&
-           played_ms == o.played_ms;
+           played_ms == o.played_ms && count == o.count;
   }
 };
 

@@ -61,9 +61,18 @@ std::string EncodeHistoryKey(absl::string_view user_id, const HistoryEvent& even
   return key;
 }
 
+std::string EncodeHistoryValue(const HistoryEvent& event) {
+  std::string value(12, '\0');
+  const uint64_t played = static_cast<uint64_t>(event.played_ms);
+  for (int b = 0; b < 8; ++b) value[b] = static_cast<char>((played >> (8 * b)) & 0xff);
+  const uint32_t count = static_cast<uint32_t>(event.count);
+  for (int b = 0; b < 4; ++b) value[8 + b] = static_cast<char>((count >> (8 * b)) & 0xff);
+  return value;
+}
+
 absl::StatusOr<HistoryEvent> DecodeHistoryKey(absl::string_view key, size_t prefix_len,
                                               absl::string_view value) {
-  if (key.size() < prefix_len + 9 || value.size() != 8) {
+  if (key.size() < prefix_len + 9 || (value.size() != 8 && value.size() != 12)) {
     return absl::DataLossError("corrupt history record");
   }
   HistoryEvent e;
@@ -76,6 +85,11 @@ absl::StatusOr<HistoryEvent> DecodeHistoryKey(absl::string_view key, size_t pref
   uint64_t played = 0;
   for (int i = 7; i >= 0; --i) played = (played << 8) | static_cast<uint8_t>(value[i]);
   e.played_ms = static_cast<int64_t>(played);
+  if (value.size() == 12) {
+    uint32_t count = 0;
+    for (int i = 11; i >= 8; --i) count = (count << 8) | static_cast<uint8_t>(value[i]);
+    e.count = static_cast<int32_t>(count);
+  }
   return e;
 }
 
@@ -147,10 +161,7 @@ absl::Status RocksDbHistoryStore::Append(absl::string_view user_id,
   rocksdb::WriteBatch batch;
   for (size_t i = 0; i < events.size(); ++i) {
     if (!cutoff.empty() && new_keys[i] > cutoff) continue;  // older than everything kept
-    char value[8];
-    const uint64_t played = static_cast<uint64_t>(events[i].played_ms);
-    for (int b = 0; b < 8; ++b) value[b] = static_cast<char>((played >> (8 * b)) & 0xff);
-    batch.Put(new_keys[i], rocksdb::Slice(value, 8));
+    batch.Put(new_keys[i], EncodeHistoryValue(events[i]));
   }
   if (!cutoff.empty()) {
     for (const auto& k : existing) {

@@ -26,7 +26,8 @@ struct RocksDbHistoryOptions {
 };
 
 // Key: user id, '\0', big-endian (INT64_MAX - timestamp_ms), type byte, item id, so a prefix scan
-// returns a user's events newest first. Value: played_ms (8 bytes, little-endian).
+// returns a user's events newest first. Value: played_ms (8 bytes, little-endian), then count
+// (4 bytes, little-endian; absent = 1).
 // Thread safety: safe for concurrent use; writers of the same user are serialised (lock stripes)
 // so the per-user bound is exact.
 class RocksDbHistoryStore : public HistoryStore {
@@ -50,8 +51,9 @@ class RocksDbHistoryStore : public HistoryStore {
   mutable std::array<absl::Mutex, kStripes> stripes_;
 };
 
-// Encodes/decodes history keys (exposed for tests).
+// Encodes/decodes history records (exposed for tests).
 std::string EncodeHistoryKey(absl::string_view user_id, const HistoryEvent& event);
+std::string EncodeHistoryValue(const HistoryEvent& event);
 absl::StatusOr<HistoryEvent> DecodeHistoryKey(absl::string_view key, size_t prefix_len,
                                               absl::string_view value);
 

@@ -107,12 +107,17 @@ TEST(RocksDbHistoryStoreTest, SurvivesReopen) {
 TEST(RocksDbHistoryStoreTest, KeyRoundTrip) {
   HistoryEvent e = Ev("item:with\ttab", 1234567890123, EventType::kDislike);
   const std::string key = EncodeHistoryKey("user", e);
-  std::string value(8, '\0');
-  value[0] = static_cast<char>(0xe8);
-  value[1] = 0x03;  // 1000
-  ASSERT_OK_AND_ASSIGN(auto back, DecodeHistoryKey(key, 5, value));
+  // Legacy 8-byte values (played_ms only) read as count 1.
+  std::string legacy(8, '\0');
+  legacy[0] = static_cast<char>(0xe8);
+  legacy[1] = 0x03;  // 1000
+  ASSERT_OK_AND_ASSIGN(auto back, DecodeHistoryKey(key, 5, legacy));
   EXPECT_EQ(back, e);
-  EXPECT_FALSE(DecodeHistoryKey("short", 5, value).ok());
+  e.count = 70000;
+  ASSERT_OK_AND_ASSIGN(auto counted, DecodeHistoryKey(key, 5, EncodeHistoryValue(e)));
+  EXPECT_EQ(counted, e);
+  EXPECT_FALSE(DecodeHistoryKey("short", 5, legacy).ok());
+  EXPECT_FALSE(DecodeHistoryKey(key, 5, "1234567").ok());
   // Newer events sort first.
   EXPECT_LT(EncodeHistoryKey("u", Ev("x", 2)), EncodeHistoryKey("u", Ev("x", 1)));
 }
@@ -122,12 +127,14 @@ TEST(EventImportTest, ImportsAndReportsLineOfFirstError) {
   InMemoryHistoryStore store;
   ASSERT_OK(common::WriteFile(tmp.Sub("ok.tsv"),
                               "# comment\nu1\tt1\tplay\t100\t5\nu1\tt2\tSKIP\t200\t0\n"
-                              "u2\tt1\tlike\t50\t0\n"));
+                              "u2\tt1\tlike\t50\t0\t42\n"));
   ASSERT_OK_AND_ASSIGN(int64_t n, ImportEventsTsv(tmp.Sub("ok.tsv"), &store));
   EXPECT_EQ(n, 3);
   ASSERT_OK_AND_ASSIGN(auto u1, store.Read("u1", 10));
   ASSERT_EQ(u1.size(), 2u);
   EXPECT_EQ(u1[0].type, EventType::kSkip);
+  ASSERT_OK_AND_ASSIGN(auto u2, store.Read("u2", 10));
+  EXPECT_EQ(u2[0].count, 42);
 
   ASSERT_OK(common::WriteFile(tmp.Sub("bad.tsv"), "u3\tt1\tplay\t100\t5\nu3\tt1\tjump\t1\t0\n"));
   auto bad = ImportEventsTsv(tmp.Sub("bad.tsv"), &store);
