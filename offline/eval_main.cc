@@ -44,6 +44,7 @@ ABSL_FLAG(std::string, index_type, "flat", "Serving index: flat (exact) or hnsw"
 ABSL_FLAG(int, ef_search, 0, "HNSW beam width (0 = default)");
 ABSL_FLAG(bool, compare_hnsw, true, "Also serve through HNSW and report its recall loss");
 ABSL_FLAG(std::string, grpc, "", "Score a running encore-server at host:port instead");
+ABSL_FLAG(int, max_users, 0, "Use only the first N users of the file (0 = all), for quick runs");
 ABSL_FLAG(std::string, write_snapshot, "",
           "Publish the train-split snapshot under this root and its history as ROOT/events.tsv");
 
@@ -111,6 +112,12 @@ int Run() {
     return 1;
   }
   encore::offline::LastfmData& data = *data_or;
+  if (const int max_users = absl::GetFlag(FLAGS_max_users); max_users > 0) {
+    auto& entries = data.plays.entries;
+    entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                 [&](const auto& e) { return e.user >= max_users; }),
+                  entries.end());
+  }
   const InteractionData& plays = data.plays;
   encore::offline::Split split = encore::offline::SplitPerUser(plays, seed);
   const auto& held_out = on_test ? split.test : split.validation;

@@ -13,6 +13,7 @@ if [ "${ENCORE_SANITIZERS:-0}" = "1" ]; then
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DENCORE_SANITIZE="address;undefined" -DENCORE_WERROR=ON > /dev/null
   cmake --build build-asan -j "$JOBS"
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$PWD/tests/lsan.supp" \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j "$JOBS" -E e2e_cli
 fi
