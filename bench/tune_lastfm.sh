@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Grid search of ALS settings on the Last.fm 2k VALIDATION split (never the test split).
 # Usage: bench/tune_lastfm.sh BUILD_DIR LASTFM_DIR [SEEDS...]; prints one line per setting with the
-# mean validation Recall@10 over the seeds.
+# mean validation Recall@10 over the seeds (default 1 2 3). The grid comes from FACTORS, REGS and
+# ALPHAS (space-separated; defaults below).
 set -euo pipefail
 BUILD=$1 DATA=$2
 shift 2
-SEEDS=("${@:-1 2 3}")
-[ $# -gt 0 ] && SEEDS=("$@") || SEEDS=(1 2 3)
-for factors in 64 128; do
-  for reg in 10 30 60; do
-    for alpha in 1 2 4; do
+if [ $# -gt 0 ]; then SEEDS=("$@"); else SEEDS=(1 2 3); fi
+for factors in ${FACTORS:-64 128}; do
+  for reg in ${REGS:-10 30 60}; do
+    for alpha in ${ALPHAS:-1 2 4}; do
       sum=0
       for seed in "${SEEDS[@]}"; do
         r=$("$BUILD/offline/encore-eval" --lastfm_dir="$DATA" --seed="$seed" --split=validation \

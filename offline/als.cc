@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "offline/als_kernel.h"
 
 namespace encore::offline {
 namespace {
@@ -35,57 +36,58 @@ void ParallelFor(int64_t n, int threads, Body body) {
   for (auto& t : pool) t.join();
 }
 
-// Y'Y + reg I, accumulated in double for stability.
-Eigen::MatrixXf Gram(const index::Matrix& y, double reg) {
-  MapConstRows Y(y.data.data(), y.rows, y.dim);
-  Eigen::MatrixXd g = Eigen::MatrixXd::Zero(y.dim, y.dim);
-  constexpr int64_t kChunk = 4096;
-  for (int64_t start = 0; start < y.rows; start += kChunk) {
-    const int64_t len = std::min(kChunk, y.rows - start);
-    Eigen::MatrixXd block = Y.middleRows(start, len).cast<double>();
-    g.noalias() += block.transpose() * block;
+bool UseAvx2();
+
+// Y'Y + reg I. Blocks of rows are summed in float by the kernel, blocks are added in double.
+Eigen::MatrixXf Gram(const index::Matrix& y, double reg, int threads) {
+  const int k = y.dim;
+  constexpr int64_t kBlock = 128;  // must match ParallelFor's block
+  const int64_t blocks = (y.rows + kBlock - 1) / kBlock;
+  std::vector<std::vector<float>> partial(blocks);
+  const bool avx2 = UseAvx2();
+  ParallelFor(y.rows, threads, [&](int64_t begin, int64_t end) {
+    std::vector<float>& g = partial[begin / kBlock];
+    g.assign(static_cast<size_t>(k) * k, 0.0f);
+    if (avx2) {
+      internal::AddGramAvx2(y.data.data(), k, begin, end, g.data());
+    } else {
+      internal::AddGramBaseline(y.data.data(), k, begin, end, g.data());
+    }
+  });
+  Eigen::MatrixXd sum = Eigen::MatrixXd::Zero(k, k);
+  for (const auto& g : partial) {
+    sum += Eigen::Map<const Eigen::MatrixXf>(g.data(), k, k).cast<double>();
   }
-  g.diagonal().array() += reg;
-  return g.cast<float>();
+  sum.diagonal().array() += reg;
+  return sum.cast<float>();
+}
+
+// Picks the AVX2+FMA solver when the CPU has it.
+bool UseAvx2() {
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return avx2;
+#else
+  return false;
+#endif
 }
 
 // One half-iteration: solves every row of X given Y with `cg_steps` of conjugate gradient,
 // warm-started from the current X.
 void SolveSide(const CsrMatrix& c, const index::Matrix& y, index::Matrix* x, double reg,
                int cg_steps, int threads) {
-  const int k = y.dim;
-  const Eigen::MatrixXf yty = Gram(y, reg);
-  MapConstRows Y(y.data.data(), y.rows, k);
-  MapRows X(x->data.data(), x->rows, k);
+  const Eigen::MatrixXf yty = Gram(y, reg, threads);  // symmetric: storage order is moot
+  const bool avx2 = UseAvx2();
   ParallelFor(c.rows, threads, [&](int64_t begin, int64_t end) {
-    Eigen::VectorXf xv(k), r(k), p(k), ap(k);
-    for (int64_t u = begin; u < end; ++u) {
-      xv = X.row(u).transpose();
-      r.noalias() = -yty * xv;
-      for (int64_t j = c.indptr[u]; j < c.indptr[u + 1]; ++j) {
-        const float conf = c.values[j];
-        const auto yi = Y.row(c.indices[j]);
-        r += (conf - (conf - 1.0f) * yi.dot(xv)) * yi.transpose();
-      }
-      p = r;
-      float rsold = r.squaredNorm();
-      if (rsold < 1e-20f) continue;
-      for (int it = 0; it < cg_steps; ++it) {
-        ap.noalias() = yty * p;
-        for (int64_t j = c.indptr[u]; j < c.indptr[u + 1]; ++j) {
-          const float conf = c.values[j];
-          const auto yi = Y.row(c.indices[j]);
-          ap += ((conf - 1.0f) * yi.dot(p)) * yi.transpose();
-        }
-        const float alpha = rsold / p.dot(ap);
-        xv += alpha * p;
-        r -= alpha * ap;
-        const float rsnew = r.squaredNorm();
-        if (rsnew < 1e-20f) break;
-        p = r + (rsnew / rsold) * p;
-        rsold = rsnew;
-      }
-      X.row(u) = xv.transpose();
+    internal::SolveArgs args{c.indptr.data(), c.indices.data(),
+                             c.values.data(), y.data.data(),
+                             yty.data(),      x->data.data(),
+                             y.dim,           cg_steps,
+                             begin,           end};
+    if (avx2) {
+      internal::SolveRowsAvx2(args);
+    } else {
+      internal::SolveRowsBaseline(args);
     }
   });
 }
@@ -94,7 +96,7 @@ void SolveSide(const CsrMatrix& c, const index::Matrix& y, index::Matrix* x, dou
 double Loss(const CsrMatrix& c, const index::Matrix& x, const index::Matrix& y, double reg,
             int threads) {
   const int k = y.dim;
-  const Eigen::MatrixXf yty = Gram(y, 0.0);
+  const Eigen::MatrixXf yty = Gram(y, 0.0, threads);
   MapConstRows X(x.data.data(), x.rows, k);
   MapConstRows Y(y.data.data(), y.rows, k);
   std::vector<double> partial((c.rows + 127) / 128, 0.0);

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "index/foldin.h"
+#include "offline/als_kernel.h"
 #include "tests/test_util.h"
 
 namespace encore::offline {
@@ -134,3 +135,38 @@ TEST(FoldInTest, MatchesTheDenseLeastSquaresSolution) {
 
 }  // namespace
 }  // namespace encore::offline
+
+namespace encore::offline::internal {
+namespace {
+
+TEST(AlsKernelTest, Avx2AndBaselineAgree) {
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+    GTEST_SKIP() << "CPU without AVX2+FMA: only the baseline kernel can run";
+  }
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> n(0, 0.3f);
+  for (int k : {5, 37, 64}) {
+    std::vector<float> y(200 * k), yty(k * k, 0.0f), yty2(k * k, 0.0f);
+    for (float& v : y) v = n(rng);
+    AddGramBaseline(y.data(), k, 0, 200, yty.data());
+    AddGramAvx2(y.data(), k, 0, 200, yty2.data());
+    for (int i = 0; i < k * k; ++i) ASSERT_NEAR(yty[i], yty2[i], 1e-3) << k;
+    for (int i = 0; i < k; ++i) yty[i * k + i] += 1.0f;
+    std::vector<int64_t> indptr = {0, 3, 3, 5};
+    std::vector<int32_t> indices = {1, 50, 199, 7, 8};
+    std::vector<float> values = {2.0f, 9.0f, 1.5f, 4.0f, 3.0f};
+    std::vector<float> xa(3 * k), xb;
+    for (float& v : xa) v = n(rng);
+    xb = xa;
+    SolveArgs a{
+        indptr.data(), indices.data(), values.data(), y.data(), yty.data(), xa.data(), k, 3, 0, 3};
+    SolveArgs b = a;
+    b.x = xb.data();
+    SolveRowsBaseline(a);
+    SolveRowsAvx2(b);
+    for (int i = 0; i < 3 * k; ++i) EXPECT_NEAR(xa[i], xb[i], 1e-4) << k;
+  }
+}
+
+}  // namespace
+}  // namespace encore::offline::internal
