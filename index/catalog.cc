@@ -92,6 +92,15 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Load(const std::string& 
       return absl::DataLossError(absl::StrCat("manifest lists space '", space.name(), "' twice"));
     }
   }
+  if (!manifest.graph_file().empty()) {
+    const std::string path = absl::StrCat(dir, "/", manifest.graph_file());
+    ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(path));
+    v1::KnowledgeGraph proto;
+    if (!proto.ParseFromString(bytes)) {
+      return absl::DataLossError(absl::StrCat(path, ": malformed knowledge graph"));
+    }
+    ASSIGN_OR_RETURN(parts.graph, KnowledgeGraph::FromProto(proto));
+  }
   return Build(std::move(parts), options);
 }
 
@@ -154,6 +163,7 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
     });
   }
   RETURN_IF_ERROR(c->BuildArtists(options));
+  c->BuildProfiles(std::move(parts.graph));
   return std::shared_ptr<const Catalog>(std::move(c));
 }
 
@@ -198,6 +208,36 @@ absl::Status Catalog::BuildArtists(const CatalogOptions& options) {
     ASSIGN_OR_RETURN(artists_.index, MakeIndex(options, artists_.vectors));
   }
   return absl::OkStatus();
+}
+
+void Catalog::BuildProfiles(std::optional<KnowledgeGraph> graph) {
+  if (graph) {
+    graph_ = *std::move(graph);
+  } else {
+    // Older or hand-made snapshots: normalise tags and derive the graph here.
+    const TaxonomyRules& rules = DefaultTaxonomyRules();
+    std::vector<std::vector<std::string>> item_tags(items_.size());
+    for (size_t i = 0; i < items_.size(); ++i) {
+      for (auto& t : items_[i].tags) {
+        t.name = NormalizeTag(t.name, rules);
+        item_tags[i].push_back(t.name);
+      }
+    }
+    graph_ = KnowledgeGraph::Build(item_tags, rules);
+  }
+  for (Item& item : items_) {
+    std::vector<std::pair<int32_t, float>> weighted;
+    item.tag_ids.clear();
+    for (const auto& t : item.tags) {
+      item.tag_ids.push_back(graph_.TagId(t.name));
+      weighted.emplace_back(item.tag_ids.back(), t.weight);
+    }
+    item.families = graph_.ProfileOf(weighted);
+    item.seasonal_family = -1;
+    for (const auto& fw : item.families) {
+      if (graph_.IsSeasonal(fw.family) && fw.weight >= 0.5f) item.seasonal_family = fw.family;
+    }
+  }
 }
 
 std::optional<ItemId> Catalog::Find(absl::string_view external_id) const {

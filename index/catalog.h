@@ -18,6 +18,7 @@
 #include "index/embedding_index.h"
 #include "index/faiss_index.h"
 #include "index/foldin.h"
+#include "index/knowledge_graph.h"
 #include "index/matrix.h"
 
 namespace encore::index {
@@ -47,6 +48,10 @@ struct Item {
   float popularity = 0.0f;
   int32_t space = -1;  // index into Catalog::spaces()
   int64_t row = -1;    // row in that space's matrix
+  // Filled at load from the knowledge graph:
+  std::vector<int32_t> tag_ids;  // parallel to tags; -1 for tags the graph does not know
+  FamilyProfile families;        // weighted genre families, heaviest first
+  int32_t seasonal_family = -1;  // a seasonal family holding >= half the profile, else -1
 };
 
 // Vectors of one space plus the index over them; row r belongs to item row_to_item[r].
@@ -95,6 +100,9 @@ struct CatalogParts {
   std::map<std::string, std::unique_ptr<EmbeddingIndex>> prebuilt;
   // ALS parameters by space name (optional); the Gramian is computed by Build.
   std::map<std::string, FoldInModel> foldin;
+  // The knowledge graph; when absent, Build derives one from the items' tags with the
+  // built-in rules (tags are normalised first).
+  std::optional<KnowledgeGraph> graph;
 };
 
 // Immutable after construction; every method is const and thread-safe. Shared between requests
@@ -132,9 +140,12 @@ class Catalog {
 
   const ArtistTable& artists() const { return artists_; }
 
+  const KnowledgeGraph& graph() const { return graph_; }
+
  private:
   Catalog() = default;
   absl::Status BuildArtists(const CatalogOptions& options);
+  void BuildProfiles(std::optional<KnowledgeGraph> graph);
 
   std::string version_;
   std::string source_dir_;
@@ -144,6 +155,7 @@ class Catalog {
   std::vector<std::unique_ptr<EmbeddingSpace>> spaces_;
   std::map<int, std::vector<ItemId>> popular_by_kind_;
   ArtistTable artists_;
+  KnowledgeGraph graph_;
 };
 
 }  // namespace encore::index

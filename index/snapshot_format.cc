@@ -39,6 +39,7 @@ absl::StatusOr<v1::SnapshotManifest> ReadManifest(const std::string& dir) {
     listed.insert(f.name());
   }
   std::vector<std::string> referenced = {manifest.items_file()};
+  if (!manifest.graph_file().empty()) referenced.push_back(manifest.graph_file());
   for (const auto& s : manifest.spaces()) {
     referenced.push_back(s.vectors_file());
     if (!s.index_file().empty()) referenced.push_back(s.index_file());

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "encore/v1/snapshot.pb.h"
 #include "index/faiss_index.h"
+#include "index/knowledge_graph.h"
 #include "index/matrix.h"
 
 namespace encore::offline {
@@ -28,9 +29,13 @@ struct BuildOptions {
   // Default: "auto" (see IndexOptions).
   index::IndexOptions index;
   bool prebuild_index = true;
+  // Rules for tag normalisation and the taxonomy written as graph.pb.
+  // Default: index::DefaultTaxonomyRules().
+  index::TaxonomyRules taxonomy = index::DefaultTaxonomyRules();
 };
 
-// Validates `contents`, writes it to ROOT/.tmp-VERSION-PID, fsyncs every file, then renames it to
+// Validates `contents`, normalises item tags and derives the knowledge graph (graph.pb), writes
+// everything to ROOT/.tmp-VERSION-PID, fsyncs every file, then renames it to
 // ROOT/VERSION, so a reader never sees a partial snapshot. ALREADY_EXISTS when ROOT/VERSION
 // exists (snapshots are immutable). Returns the published directory.
 absl::StatusOr<std::string> PublishSnapshot(const std::string& root,

@@ -122,12 +122,15 @@ TEST_F(SnapshotTest, PublishIsAtomicAndImmutable) {
   Publish("v1");
   offline::SyntheticData data = offline::GenerateSynthetic(SmallOptions());
   data.snapshot.version = "v1";
-  auto again = offline::PublishSnapshot(tmp_.Sub("snapshots"), data.snapshot, {});
+  auto again =
+      offline::PublishSnapshot(tmp_.Sub("snapshots"), data.snapshot, offline::BuildOptions());
   EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
   // Invalid contents publish nothing, not even a temp dir.
   data.snapshot.version = "v2";
   data.snapshot.items.push_back(data.snapshot.items.front());  // duplicate id
-  EXPECT_EQ(offline::PublishSnapshot(tmp_.Sub("snapshots"), data.snapshot, {}).status().code(),
+  EXPECT_EQ(offline::PublishSnapshot(tmp_.Sub("snapshots"), data.snapshot, offline::BuildOptions())
+                .status()
+                .code(),
             absl::StatusCode::kInvalidArgument);
   int entries = 0;
   for (const auto& e : fs::directory_iterator(tmp_.Sub("snapshots"))) {

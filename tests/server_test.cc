@@ -56,7 +56,8 @@ class ServerTest : public ::testing::Test {
     o.episodes_per_show = 5;
     data_ = offline::GenerateSynthetic(o);
     data_.snapshot.version = "test-1";
-    auto dir = offline::PublishSnapshot(tmp_.Sub("snapshots"), data_.snapshot, {});
+    auto dir =
+        offline::PublishSnapshot(tmp_.Sub("snapshots"), data_.snapshot, offline::BuildOptions());
     ASSERT_TRUE(dir.ok()) << dir.status();
     snapshot_dir_ = *dir;
     ASSERT_OK_AND_ASSIGN(history_, storage::RocksDbHistoryStore::Open(tmp_.Sub("history"), {}));
@@ -315,8 +316,9 @@ TEST_F(ServerTest, SwapDuringTrafficNeverFailsARequest) {
   StartServer(true);
   // Publish a second version and swap it in while requests run.
   data_.snapshot.version = "test-2";
-  ASSERT_OK_AND_ASSIGN(std::string dir2,
-                       offline::PublishSnapshot(tmp_.Sub("snapshots"), data_.snapshot, {}));
+  ASSERT_OK_AND_ASSIGN(
+      std::string dir2,
+      offline::PublishSnapshot(tmp_.Sub("snapshots"), data_.snapshot, offline::BuildOptions()));
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0}, ok{0};
   std::vector<std::thread> clients;
