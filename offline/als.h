@@ -41,10 +41,10 @@ absl::StatusOr<CsrMatrix> BuildCsr(int64_t rows, int64_t cols, std::vector<Tripl
 using index::Confidence;
 
 struct AlsOptions {
-  // Latent dimension. Default: 64.
-  int factors = 64;
-  // L2 regularisation (lambda). Default: 30 (best on Last.fm 2k validation, see EVALUATION.md).
-  double regularization = 30.0;
+  // Latent dimension. Default: 128 (best on Last.fm 2k validation, see docs/EVALUATION.md).
+  int factors = 128;
+  // L2 regularisation (lambda). Default: 60 (same).
+  double regularization = 60.0;
   int iterations = 20;
   // Conjugate-gradient steps per row and half-iteration. Default: 3.
   int cg_steps = 3;
