@@ -20,6 +20,9 @@ constexpr int64_t kMinFamilySupport = 3;
 constexpr double kTokenRuleMinCooccurrence = 0.10;
 constexpr double kContainmentMin = 0.50;
 constexpr double kContainmentFrequencyRatio = 2.0;
+// A tag almost always co-tagged with a more common one is its child even when the other is not
+// twice as common (subgenres of small families).
+constexpr double kNearlyAlways = 0.9;
 
 constexpr char kDefaultRules[] =
     R"(# Built-in taxonomy rules (see TaxonomyRules). Override with a file of the same format.
@@ -309,10 +312,12 @@ KnowledgeGraph KnowledgeGraph::Build(const std::vector<std::vector<std::string>>
     int32_t best = -1;
     double best_share = 0;
     for (const auto& [other, count] : partners[t]) {
-      if (g.ignored_[other]) continue;
-      if (g.support_[other] < kContainmentFrequencyRatio * g.support_[t]) continue;
+      if (g.ignored_[other] || g.support_[other] <= g.support_[t]) continue;
       const double share = static_cast<double>(count) / g.support_[t];
-      if (share >= kContainmentMin &&
+      const bool contained = (share >= kContainmentMin &&
+                              g.support_[other] >= kContainmentFrequencyRatio * g.support_[t]) ||
+                             share >= kNearlyAlways;
+      if (contained &&
           (share > best_share || (share == best_share && g.support_[other] > g.support_[best]))) {
         best = other;
         best_share = share;

@@ -65,7 +65,8 @@ class KnowledgeGraph {
   //     the two co-occur on at least 10% of the child's items (so "billie holiday" does not
   //     become a holiday tag);
   //  3. containment: otherwise a tag whose items mostly (>= 50%) also carry a tag at least
-  //     twice as common gets that tag as parent ("grunge" -> "rock");
+  //     twice as common, or nearly always (>= 90%) a more common one, gets that tag as parent
+  //     ("grunge" -> "rock");
   // Cycles are impossible (parents are strictly more frequent, or curated and checked).
   static KnowledgeGraph Build(const std::vector<std::vector<std::string>>& item_tags,
                               const TaxonomyRules& rules);

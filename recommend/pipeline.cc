@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
 
@@ -21,82 +22,95 @@ constexpr int kMaxSeeds = 50;
 constexpr int kMaxExcludes = 1000;
 constexpr int kMaxSearchRounds = 4;
 
-// Accumulates results in order, enforcing exclusions, kinds and the per-artist cap.
-class Selector {
- public:
-  Selector(const Catalog& catalog, int count, int max_per_artist,
-           const absl::flat_hash_set<ItemId>* excluded, absl::flat_hash_set<int> kinds)
-      : catalog_(catalog),
-        count_(count),
-        max_per_artist_(max_per_artist),
-        excluded_(excluded),
-        kinds_(std::move(kinds)) {}
-
-  // Adds `id` unless it is filtered out; returns whether it was added.
-  bool TryAdd(ItemId id, float score, std::string reason) {
-    if (full() || excluded_->contains(id) || chosen_.contains(id)) return false;
-    const index::Item& item = catalog_.item(id);
-    if (!kinds_.contains(item.kind)) return false;
-    if (!item.artist_id.empty() && max_per_artist_ > 0 &&
-        per_artist_[item.artist_id] >= max_per_artist_) {
-      return false;
-    }
-    if (!item.artist_id.empty()) ++per_artist_[item.artist_id];
-    chosen_.insert(id);
-    picks_.push_back({id, score, std::move(reason)});
-    return true;
-  }
-  bool full() const { return static_cast<int>(picks_.size()) >= count_; }
-
-  struct Pick {
-    ItemId id;
-    float score;
-    std::string reason;
-  };
-  std::vector<Pick>& picks() { return picks_; }
-
- private:
-  const Catalog& catalog_;
-  const int count_;
-  const int max_per_artist_;
-  const absl::flat_hash_set<ItemId>* excluded_;
-  const absl::flat_hash_set<int> kinds_;
-  absl::flat_hash_set<ItemId> chosen_;
-  absl::flat_hash_map<std::string, int> per_artist_;
-  std::vector<Pick> picks_;
+// Candidates for one space: index neighbours sorted into passing and soft-rejected ones, with
+// exclusions, kinds and hard filters applied.
+struct CandidateSets {
+  std::vector<Candidate> pass;
+  std::vector<Candidate> soft;
 };
 
-// Fills `selector` with the nearest items to `query` in `space`, widening the search until it is
-// full or the whole space has been searched.
-absl::Status FillFromIndex(const index::EmbeddingSpace& space, absl::Span<const float> query,
-                           int base_k, int ef_search, Selector* selector) {
+// Widens the index search until `target` candidates pass or the space is exhausted.
+absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace& space,
+                             absl::Span<const float> query, int base_k, int target, int ef_search,
+                             const absl::flat_hash_set<ItemId>& excluded,
+                             const absl::flat_hash_set<int>& kinds, const CandidateFilter& filter,
+                             FilterStats* stats, CandidateSets* out) {
   const int64_t n = space.index->size();
   int64_t k = std::min<int64_t>(std::max(base_k, 1), n);
   index::SearchParams params;
   params.ef_search = ef_search;
+  absl::flat_hash_set<ItemId> visited;
   for (int round = 0; round < kMaxSearchRounds && k > 0; ++round) {
     ASSIGN_OR_RETURN(auto hits, space.index->Search(query, static_cast<int>(k), params));
     for (const auto& h : hits) {
-      if (selector->full()) break;
-      selector->TryAdd(space.row_to_item[h.row], h.score, "");
+      const ItemId id = space.row_to_item[h.row];
+      if (!visited.insert(id).second || excluded.contains(id) ||
+          !kinds.contains(catalog.item(id).kind)) {
+        continue;
+      }
+      switch (filter.Check(id, stats)) {
+        case Verdict::kPass:
+          out->pass.push_back({id, h.score});
+          break;
+        case Verdict::kSoft:
+          out->soft.push_back({id, h.score, 1.0f});
+          break;
+        case Verdict::kHard:
+          break;
+      }
     }
-    if (selector->full() || k >= n) break;
+    if (static_cast<int>(out->pass.size()) >= target || k >= n) break;
     k = std::min<int64_t>(k * 4, n);
   }
   return absl::OkStatus();
 }
 
-// Fills `selector` from the most popular items of `kinds`, scored in (0, 1].
-void FillFromPopular(const Catalog& catalog, const std::vector<v1::ItemKind>& kinds,
-                     Selector* selector) {
+// A pick and why it was made.
+struct Pick {
+  ItemId id;
+  float score;
+  std::string reason;
+};
+
+// Appends `extra` (already ordered) to `picks` until `count`, honouring the artist cap.
+void Backfill(const Catalog& catalog, const std::vector<Candidate>& extra, int count,
+              int max_per_artist, absl::flat_hash_map<std::string, int>* per_artist,
+              absl::flat_hash_set<ItemId>* chosen, std::vector<Pick>* picks) {
+  for (const auto& c : extra) {
+    if (static_cast<int>(picks->size()) >= count) return;
+    const index::Item& item = catalog.item(c.id);
+    if (chosen->contains(c.id)) continue;
+    if (max_per_artist > 0 && !item.artist_id.empty() &&
+        (*per_artist)[item.artist_id] >= max_per_artist) {
+      continue;
+    }
+    if (!item.artist_id.empty()) ++(*per_artist)[item.artist_id];
+    chosen->insert(c.id);
+    // Backfill never outranks what came before it.
+    const float score = picks->empty() ? c.score : std::min(c.score, picks->back().score);
+    picks->push_back({c.id, score, ""});
+  }
+}
+
+// Most popular items of `kinds` that pass the hard filters: coherent ones first, then the rest.
+std::vector<Candidate> PopularCandidates(const Catalog& catalog,
+                                         const std::vector<v1::ItemKind>& kinds, int limit,
+                                         const absl::flat_hash_set<ItemId>& excluded,
+                                         const CandidateFilter& filter, FilterStats* stats) {
+  std::vector<Candidate> pass, soft;
   for (v1::ItemKind kind : kinds) {
     auto popular = catalog.popular(kind);
     const float top = popular.empty() ? 1.0f : std::max(catalog.item(popular[0]).popularity, 1e-6f);
     for (ItemId id : popular) {
-      if (selector->full()) return;
-      selector->TryAdd(id, catalog.item(id).popularity / top, "popular");
+      if (static_cast<int>(pass.size()) >= limit) break;
+      if (excluded.contains(id)) continue;
+      const Verdict v = filter.Check(id, stats);
+      if (v == Verdict::kHard) continue;
+      (v == Verdict::kPass ? pass : soft).push_back({id, 0.0f, catalog.item(id).popularity / top});
     }
   }
+  pass.insert(pass.end(), soft.begin(), soft.end());
+  return pass;
 }
 
 float Dot(absl::Span<const float> a, absl::Span<const float> b) {
@@ -122,6 +136,24 @@ std::string ExplainPick(const Catalog& catalog, ItemId item, const std::vector<I
     if (d > best) best = d, reason = absl::StrCat("similar_to:", catalog.item(a).id);
   }
   return reason;
+}
+
+// "because_you_like:<family>": the listener's heaviest family the item shares, if any.
+std::string SharedFamily(const Catalog& catalog, const index::Item& item,
+                         const index::FamilyProfile& listener) {
+  for (const auto& lf : listener) {
+    for (const auto& f : item.families) {
+      if (f.family == lf.family) {
+        return absl::StrCat("because_you_like:", catalog.graph().FamilyName(f.family));
+      }
+    }
+  }
+  return "";
+}
+
+std::string PopularReason(const Catalog& catalog, const index::Item& item) {
+  if (item.families.empty()) return "popular";
+  return absl::StrCat("popular_in:", catalog.graph().FamilyName(item.families.front().family));
 }
 
 void FillItem(const Catalog& catalog, ItemId id, float score, v1::RecommendedItem* out) {
@@ -177,7 +209,8 @@ absl::StatusOr<int> RecommendPipeline::ResolveCount(int32_t requested) const {
 
 absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
                                           const v1::RecommendRequest& request,
-                                          v1::RecommendResponse* response) const {
+                                          v1::RecommendResponse* response,
+                                          FilterStats* stats) const {
   // Validate everything before doing any work.
   if (auto s = storage::ValidateUserId(request.user_id()); !s.ok()) {
     return absl::InvalidArgumentError(s.message());
@@ -201,6 +234,13 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
     seeds.push_back(seed);
   }
 
+  const int64_t now_ms =
+      request.context().now_ms() > 0 ? request.context().now_ms() : options_.now_ms();
+  const FilterOptions filter_options = WithOverrides(options_.filters, request.filters());
+  const RankingOptions ranking = WithOverrides(options_.ranking, request.ranking());
+  FilterStats local_stats;
+  if (stats == nullptr) stats = &local_stats;
+
   // 1. Profile.
   ASSIGN_OR_RETURN(std::vector<storage::HistoryEvent> history,
                    history_->Read(request.user_id(), options_.history_limit));
@@ -222,54 +262,95 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
     }
   }
 
-  std::vector<std::vector<Selector::Pick>> per_space;
+  std::vector<std::vector<Pick>> per_space;
   for (const auto& [space_name, space_kinds] : by_space) {
     const index::EmbeddingSpace* space = catalog.space(space_name);
     if (space == nullptr) continue;  // the catalog has no items of these kinds
     TasteProfile profile = BuildTasteProfile(catalog, history, space_name, options_.profile);
     for (ItemId id : profile.seen) excluded.insert(id);
 
-    // 2. Query: taste, seeds, or a blend of both.
+    // 2. Query and listener families: taste, seeds, or a blend of both.
     std::vector<float> seed_mean;
     std::vector<ItemId> space_seeds;
+    std::vector<float> seed_families(catalog.graph().num_families(), 0.0f);
     for (ItemId s : seeds) {
       if (catalog.spaces()[catalog.item(s).space].get() != space) continue;
       auto v = catalog.vector(s);
       if (seed_mean.empty()) seed_mean.assign(v.size(), 0.0f);
       for (size_t j = 0; j < v.size(); ++j) seed_mean[j] += v[j];
+      index::AccumulateProfile(catalog.item(s).families, 1.0f, &seed_families);
       space_seeds.push_back(s);
     }
     for (float& x : seed_mean) x /= static_cast<float>(std::max<size_t>(space_seeds.size(), 1));
     std::vector<float> query = profile.vector;
+    index::FamilyProfile listener = profile.families;
     if (!seed_mean.empty()) {
-      if (query.empty()) {
-        query = seed_mean;
-      } else {
-        const float w = options_.seed_weight;
-        for (size_t j = 0; j < query.size(); ++j) {
-          query[j] = (1.0f - w) * query[j] + w * seed_mean[j];
-        }
-      }
+      const float w = query.empty() ? 1.0f : options_.seed_weight;
+      if (query.empty()) query.assign(seed_mean.size(), 0.0f);
+      for (size_t j = 0; j < query.size(); ++j) query[j] = (1.0f - w) * query[j] + w * seed_mean[j];
+      std::vector<float> blended(catalog.graph().num_families(), 0.0f);
+      index::AccumulateProfile(listener, 1.0f - w, &blended);
+      index::AccumulateProfile(index::ToProfile(seed_families), w, &blended);
+      listener = index::ToProfile(blended);
     }
 
-    // 3-5. Candidates, filters (seen, excluded, kinds), per-artist cap; popular backfill.
-    absl::flat_hash_set<int> kind_set(space_kinds.begin(), space_kinds.end());
-    Selector selector(catalog, count, options_.max_per_artist, &excluded, kind_set);
+    // 3. Filters for this request.
+    CandidateFilter::Request fr;
+    fr.now_ms = now_ms;
+    fr.listener = listener;
+    fr.seeds = space_seeds;
+    fr.include_tags.assign(request.include_tags().begin(), request.include_tags().end());
+    fr.exclude_tags.assign(request.exclude_tags().begin(), request.exclude_tags().end());
+    fr.min_tempo = request.min_tempo();
+    fr.max_tempo = request.max_tempo();
+    ASSIGN_OR_RETURN(CandidateFilter filter,
+                     CandidateFilter::Create(catalog, filter_options, std::move(fr)));
+
+    // 4-5. Candidates, ranking with diversity and the artist cap; soft-rejected, then popular
+    // items backfill to the count.
+    const absl::flat_hash_set<int> kind_set(space_kinds.begin(), space_kinds.end());
+    CandidateSets sets;
     if (!query.empty()) {
       const int base_k = count * options_.candidate_multiplier + static_cast<int>(excluded.size());
-      RETURN_IF_ERROR(FillFromIndex(*space, query, base_k, options_.ef_search, &selector));
+      RETURN_IF_ERROR(GatherFromIndex(
+          catalog, *space, query, base_k, count * std::max(options_.rerank_factor, 1),
+          options_.ef_search, excluded, kind_set, filter, stats, &sets));
     }
-    FillFromPopular(catalog, space_kinds, &selector);
+    absl::flat_hash_map<std::string, int> per_artist;
+    std::vector<Candidate> ranked = RankAndSelect(catalog, sets.pass, listener, ranking, count,
+                                                  options_.max_per_artist, &per_artist);
+    std::vector<Pick> picks;
+    absl::flat_hash_set<ItemId> chosen;
+    for (const auto& c : ranked) {
+      picks.push_back({c.id, c.score, ""});
+      chosen.insert(c.id);
+    }
+    const size_t from_index = picks.size();
+    Backfill(catalog, sets.soft, count, options_.max_per_artist, &per_artist, &chosen, &picks);
+    const size_t from_soft = picks.size();
+    if (static_cast<int>(picks.size()) < count) {
+      absl::flat_hash_set<ItemId> skip = excluded;
+      skip.insert(chosen.begin(), chosen.end());
+      Backfill(catalog, PopularCandidates(catalog, space_kinds, 4 * count, skip, filter, stats),
+               count, options_.max_per_artist, &per_artist, &chosen, &picks);
+    }
 
     // 6. Explain.
     if (request.explain()) {
-      for (auto& pick : selector.picks()) {
-        if (pick.reason.empty()) {
-          pick.reason = ExplainPick(catalog, pick.id, profile.anchors, space_seeds);
+      for (size_t i = 0; i < picks.size(); ++i) {
+        const index::Item& item = catalog.item(picks[i].id);
+        if (i >= from_soft) {
+          picks[i].reason = PopularReason(catalog, item);
+          continue;
+        }
+        picks[i].reason = ExplainPick(catalog, picks[i].id, profile.anchors, space_seeds);
+        if (i < from_index && ranking.tag_affinity > 0) {
+          const std::string shared = SharedFamily(catalog, item, listener);
+          if (!shared.empty()) absl::StrAppend(&picks[i].reason, ";", shared);
         }
       }
     }
-    per_space.push_back(std::move(selector.picks()));
+    per_space.push_back(std::move(picks));
   }
 
   // Spaces' scores are not comparable: interleave them in request order.
@@ -280,7 +361,11 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
       any = true;
       v1::RecommendedItem* out = response->add_items();
       FillItem(catalog, picks[i].id, picks[i].score, out);
-      if (request.explain()) out->add_reasons(picks[i].reason);
+      if (request.explain()) {
+        for (absl::string_view r : absl::StrSplit(picks[i].reason, ';', absl::SkipEmpty())) {
+          out->add_reasons(std::string(r));
+        }
+      }
     }
     if (!any) break;
   }
@@ -290,21 +375,41 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
 
 absl::Status RecommendPipeline::SimilarItems(const Catalog& catalog,
                                              const v1::SimilarItemsRequest& request,
-                                             v1::SimilarItemsResponse* response) const {
+                                             v1::SimilarItemsResponse* response,
+                                             FilterStats* stats) const {
   if (request.item_id().empty()) return absl::InvalidArgumentError("item_id is empty");
   ASSIGN_OR_RETURN(const int count, ResolveCount(request.count()));
   ASSIGN_OR_RETURN(ItemId item, FindOrNotFound(catalog, request.item_id(), "item"));
+  FilterStats local_stats;
+  if (stats == nullptr) stats = &local_stats;
   const index::Item& source = catalog.item(item);
   const index::EmbeddingSpace& space = *catalog.spaces()[source.space];
-  absl::flat_hash_set<ItemId> excluded = {item};
-  // Same kind only; no artist cap, so "more by this artist" can show up.
-  Selector selector(catalog, count, /*max_per_artist=*/0, &excluded, {source.kind});
-  RETURN_IF_ERROR(FillFromIndex(space, catalog.vector(item),
-                                count * options_.candidate_multiplier + 1, options_.ef_search,
-                                &selector));
-  for (const auto& pick : selector.picks()) {
+  // The source item plays the seed: its families, season and sound steer the filters.
+  CandidateFilter::Request fr;
+  fr.now_ms = request.context().now_ms() > 0 ? request.context().now_ms() : options_.now_ms();
+  fr.listener = source.families;
+  fr.seeds = {item};
+  ASSIGN_OR_RETURN(CandidateFilter filter,
+                   CandidateFilter::Create(
+                       catalog, WithOverrides(options_.filters, request.filters()), std::move(fr)));
+  const absl::flat_hash_set<ItemId> excluded = {item};
+  CandidateSets sets;
+  RETURN_IF_ERROR(GatherFromIndex(
+      catalog, space, catalog.vector(item), count * options_.candidate_multiplier + 1, count,
+      options_.ef_search, excluded, {source.kind}, filter, stats, &sets));
+  // Nearest first; no artist cap, so "more by this artist" can show up.
+  std::vector<Pick> picks;
+  absl::flat_hash_map<std::string, int> per_artist;
+  absl::flat_hash_set<ItemId> chosen;
+  Backfill(catalog, sets.pass, count, 0, &per_artist, &chosen, &picks);
+  Backfill(catalog, sets.soft, count, 0, &per_artist, &chosen, &picks);
+  std::map<ItemId, float> similarity;
+  for (const auto* set : {&sets.pass, &sets.soft}) {
+    for (const auto& c : *set) similarity[c.id] = c.similarity;
+  }
+  for (const auto& pick : picks) {
     v1::RecommendedItem* out = response->add_items();
-    FillItem(catalog, pick.id, pick.score, out);
+    FillItem(catalog, pick.id, similarity[pick.id], out);
     if (request.explain()) {
       out->add_reasons(absl::StrCat("similar_to:", source.id));
       if (!source.artist_id.empty() && catalog.item(pick.id).artist_id == source.artist_id) {

@@ -8,13 +8,19 @@
 #include "absl/status/status.h"
 #include "encore/v1/recommender.pb.h"
 #include "index/catalog.h"
+#include "recommend/filters.h"
 #include "recommend/profile.h"
+#include "recommend/ranker.h"
 #include "storage/history_store.h"
 
 namespace encore::recommend {
 
 struct PipelineOptions {
   ProfileOptions profile;
+  FilterOptions filters;
+  RankingOptions ranking;
+  // Candidates kept for re-ranking: count * rerank_factor. Default: 3.
+  int rerank_factor = 3;
   // Newest history events read per request. Default: 500.
   int history_limit = 500;
   // At most this many items of one artist per response. Default: 2.
@@ -45,10 +51,11 @@ class RecommendPipeline {
  public:
   RecommendPipeline(storage::HistoryStore* history, PipelineOptions options);
 
+  // `stats` (optional) receives the candidates each filter removed.
   absl::Status Recommend(const index::Catalog& catalog, const v1::RecommendRequest& request,
-                         v1::RecommendResponse* response) const;
+                         v1::RecommendResponse* response, FilterStats* stats = nullptr) const;
   absl::Status SimilarItems(const index::Catalog& catalog, const v1::SimilarItemsRequest& request,
-                            v1::SimilarItemsResponse* response) const;
+                            v1::SimilarItemsResponse* response, FilterStats* stats = nullptr) const;
   absl::Status SimilarArtists(const index::Catalog& catalog,
                               const v1::SimilarArtistsRequest& request,
                               v1::SimilarArtistsResponse* response) const;

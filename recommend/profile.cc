@@ -75,9 +75,14 @@ TasteProfile BuildTasteProfile(const index::Catalog& catalog,
     }
   }
   std::vector<std::pair<double, index::ItemId>> ranked;
+  std::vector<float> family_mass(catalog.graph().num_families(), 0.0f);
   for (const auto& [id, w] : weights) {
-    if (w > 0) ranked.emplace_back(w, id);
+    if (w <= 0) continue;
+    ranked.emplace_back(w, id);
+    index::AccumulateProfile(catalog.item(id).families, static_cast<float>(w / positive_mass),
+                             &family_mass);
   }
+  profile.families = index::ToProfile(family_mass);
   std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
     return a.first > b.first || (a.first == b.first && a.second < b.second);
   });

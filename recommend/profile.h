@@ -33,6 +33,8 @@ struct TasteProfile {
   absl::flat_hash_set<index::ItemId> seen;
   // Positively weighted items in the space, strongest first (for explanations). At most 32.
   std::vector<index::ItemId> anchors;
+  // Genre families of the positively weighted items, by the same weights.
+  index::FamilyProfile families;
 };
 
 // Each event weighs w = type_weight * count * 2^(-(t_newest - t) / half_life); recency is relative

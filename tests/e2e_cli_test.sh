@@ -71,7 +71,7 @@ set -e
 [ $rc -eq 2 ] && grep -q INVALID_ARGUMENT "$TMP/err" || fail "count 501: rc=$rc $(cat "$TMP/err")"
 [ $rc2 -eq 2 ] && grep -q 'events\[0\].item_id' "$TMP/err2" || fail "bad record: $(cat "$TMP/err2")"
 "${C[@]}" recommend --user=ghost --count=3 --explain | json '
-assert d["items"][0]["reasons"] == ["popular"], d'
+assert d["items"][0]["reasons"][0].startswith("popular"), d'
 
 # Metrics over HTTP.
 python3 - "$MPORT" <<'PY'
