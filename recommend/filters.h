@@ -21,7 +21,7 @@ struct FilterOptions {
   // `min_overlap` (histogram intersection). Items without tags always fit.
   bool coherence = true;
   int listener_top_families = 3;
-  float min_overlap = 0.3f;
+  float min_overlap = 0.4f;
   // Seasonal: items dominated by a seasonal family are dropped outside its window unless a seed
   // or an include tag asks for that family.
   bool seasonal = true;

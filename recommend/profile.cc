@@ -79,7 +79,8 @@ TasteProfile BuildTasteProfile(const index::Catalog& catalog,
   for (const auto& [id, w] : weights) {
     if (w <= 0) continue;
     ranked.emplace_back(w, id);
-    index::AccumulateProfile(catalog.item(id).families, static_cast<float>(w / positive_mass),
+    // Log-damped: one artist played 10,000 times must not define the listener's genres alone.
+    index::AccumulateProfile(catalog.item(id).families, static_cast<float>(std::log1p(w)),
                              &family_mass);
   }
   profile.families = index::ToProfile(family_mass);

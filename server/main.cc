@@ -33,6 +33,18 @@ ABSL_FLAG(int, history_limit, 500, "Newest events read per Recommend");
 ABSL_FLAG(bool, history_sync, false, "fsync the history WAL on every RecordEvents");
 ABSL_FLAG(int, max_per_artist, 2, "Most items of one artist in a Recommend response");
 ABSL_FLAG(double, half_life_days, 30.0, "Recency half-life of the taste vector");
+ABSL_FLAG(bool, coherence, true, "Knowledge-graph coherence filter");
+ABSL_FLAG(int, coherence_top_families, 3, "Coherence: listener families a candidate may lead with");
+ABSL_FLAG(double, coherence_min_overlap, 0.4, "Coherence: family overlap that also admits");
+ABSL_FLAG(bool, seasonal, true, "Seasonal filter (e.g. no Christmas music in July)");
+ABSL_FLAG(bool, sonic, true, "Sonic filter for seeded requests (tempo/energy band)");
+ABSL_FLAG(double, tempo_band, 20.0, "Sonic: BPM around the seeds' mean tempo");
+ABSL_FLAG(double, energy_band, 0.3, "Sonic: energy around the seeds' mean energy");
+ABSL_FLAG(double, similarity_weight, 1.0, "Ranking: similarity weight");
+ABSL_FLAG(double, tag_weight, 0.0, "Ranking: tag-affinity weight");
+ABSL_FLAG(double, popularity_weight, 0.0, "Ranking: popularity-prior weight");
+ABSL_FLAG(double, diversity, 0.0, "Ranking: MMR diversity weight (0 = off)");
+ABSL_FLAG(std::string, taste, "auto", "Taste vector: auto (ALS fold-in when available), average");
 ABSL_FLAG(std::string, import_events, "",
           "TSV of events (user, item, type, timestamp_ms, played_ms) imported at start-up");
 ABSL_FLAG(int, snapshot_poll_seconds, 30,
@@ -102,6 +114,19 @@ int main(int argc, char** argv) {
   pipeline_options.history_limit = absl::GetFlag(FLAGS_history_limit);
   pipeline_options.max_per_artist = absl::GetFlag(FLAGS_max_per_artist);
   pipeline_options.profile.half_life_days = absl::GetFlag(FLAGS_half_life_days);
+  pipeline_options.profile.taste = absl::GetFlag(FLAGS_taste);
+  pipeline_options.filters.coherence = absl::GetFlag(FLAGS_coherence);
+  pipeline_options.filters.listener_top_families = absl::GetFlag(FLAGS_coherence_top_families);
+  pipeline_options.filters.min_overlap =
+      static_cast<float>(absl::GetFlag(FLAGS_coherence_min_overlap));
+  pipeline_options.filters.seasonal = absl::GetFlag(FLAGS_seasonal);
+  pipeline_options.filters.sonic = absl::GetFlag(FLAGS_sonic);
+  pipeline_options.filters.tempo_band = static_cast<float>(absl::GetFlag(FLAGS_tempo_band));
+  pipeline_options.filters.energy_band = static_cast<float>(absl::GetFlag(FLAGS_energy_band));
+  pipeline_options.ranking.similarity = static_cast<float>(absl::GetFlag(FLAGS_similarity_weight));
+  pipeline_options.ranking.tag_affinity = static_cast<float>(absl::GetFlag(FLAGS_tag_weight));
+  pipeline_options.ranking.popularity = static_cast<float>(absl::GetFlag(FLAGS_popularity_weight));
+  pipeline_options.ranking.diversity = static_cast<float>(absl::GetFlag(FLAGS_diversity));
 
   auto server = encore::server::EncoreServer::Start(server_options, &snapshots, history->get(),
                                                     pipeline_options);

@@ -51,9 +51,17 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                          .Help("Listening events written to the history store.")
                          .Register(*registry_)
                          .Add({});
+  filter_removals_ = &prometheus::BuildCounter()
+                          .Name("encore_filter_removals_total")
+                          .Help("Candidates removed by each recommendation filter.")
+                          .Register(*registry_);
 }
 
 Metrics::~Metrics() = default;
+
+void Metrics::RecordFilterRemovals(const std::string& filter, int64_t n) {
+  filter_removals_->Add({{"filter", filter}}).Increment(static_cast<double>(n));
+}
 
 absl::Status Metrics::Expose(const std::string& host, int port) {
   try {

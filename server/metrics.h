@@ -39,6 +39,8 @@ class Metrics {
   void RecordRequest(const std::string& method, const std::string& code, double seconds);
   // Records `n` history events written.
   void RecordHistoryWrites(int64_t n);
+  // Adds candidates removed by a filter ("coherence", "seasonal", ...).
+  void RecordFilterRemovals(const std::string& filter, int64_t n);
   // Publishes the serving catalog's version and item counts.
   void SetCatalog(const index::Catalog& catalog);
 
@@ -54,6 +56,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* catalog_info_;
   prometheus::Gauge* catalog_loaded_;
   prometheus::Counter* history_writes_;
+  prometheus::Family<prometheus::Counter>* filter_removals_;
   absl::Mutex mu_;
   prometheus::Gauge* current_info_ ABSL_GUARDED_BY(mu_) = nullptr;
 };

@@ -115,14 +115,20 @@ class RecommenderImpl final : public v1::Recommender::CallbackService {
                                       const v1::RecommendRequest* req,
                                       v1::RecommendResponse* resp) override {
     return runner_->Run(ctx, "Recommend", [this, req, resp](const index::Catalog& c) {
-      return pipeline_->Recommend(c, *req, resp);
+      recommend::FilterStats stats;
+      absl::Status s = pipeline_->Recommend(c, *req, resp, &stats);
+      RecordFilters(stats);
+      return s;
     });
   }
   grpc::ServerUnaryReactor* SimilarItems(grpc::CallbackServerContext* ctx,
                                          const v1::SimilarItemsRequest* req,
                                          v1::SimilarItemsResponse* resp) override {
     return runner_->Run(ctx, "SimilarItems", [this, req, resp](const index::Catalog& c) {
-      return pipeline_->SimilarItems(c, *req, resp);
+      recommend::FilterStats stats;
+      absl::Status s = pipeline_->SimilarItems(c, *req, resp, &stats);
+      RecordFilters(stats);
+      return s;
     });
   }
   grpc::ServerUnaryReactor* SimilarArtists(grpc::CallbackServerContext* ctx,
@@ -143,6 +149,13 @@ class RecommenderImpl final : public v1::Recommender::CallbackService {
   }
 
  private:
+  void RecordFilters(const recommend::FilterStats& stats) {
+    for (int k = 0; k < recommend::kNumFilterKinds; ++k) {
+      if (stats.removed[k] > 0)
+        metrics_->RecordFilterRemovals(recommend::FilterName(k), stats.removed[k]);
+    }
+  }
+
   RequestRunner* runner_;
   const recommend::RecommendPipeline* pipeline_;
   Metrics* metrics_;

@@ -297,10 +297,15 @@ TEST_F(ServerTest, CatalogInfoAndMetrics) {
   ASSERT_TRUE(Recommend(req, &resp).ok());
   req.set_count(-3);
   EXPECT_FALSE(Recommend(req, &resp).ok());
+  // A large July request runs into the seasonal filter.
+  req.set_count(200);
+  req.mutable_context()->set_now_ms(1784073600000);
+  ASSERT_TRUE(Recommend(req, &resp).ok());
 
   const std::string page = HttpGetMetrics(server_->metrics_port());
   EXPECT_NE(page.find("200 OK"), std::string::npos);
-  EXPECT_NE(page.find("encore_requests_total{code=\"OK\",method=\"Recommend\"} 1"),
+  EXPECT_NE(page.find("encore_filter_removals_total{filter=\"seasonal\"}"), std::string::npos);
+  EXPECT_NE(page.find("encore_requests_total{code=\"OK\",method=\"Recommend\"} 2"),
             std::string::npos)
       << page;
   EXPECT_NE(page.find("encore_requests_total{code=\"INVALID_ARGUMENT\",method=\"Recommend\"} 1"),
@@ -310,6 +315,49 @@ TEST_F(ServerTest, CatalogInfoAndMetrics) {
   EXPECT_NE(page.find("encore_catalog_items{kind=\"track\"} 4000"), std::string::npos);
   EXPECT_NE(page.find("encore_catalog_info{version=\"test-1\"} 1"), std::string::npos);
   EXPECT_NE(page.find("encore_history_events_written_total"), std::string::npos);
+}
+
+TEST_F(ServerTest, NoChristmasInJulyButMaybeInDecember) {
+  StartServer(true);
+  std::set<std::string> christmas;
+  for (const auto& item : data_.snapshot.items) {
+    for (const auto& t : item.tags()) {
+      if (t.tag() == "christmas") christmas.insert(item.id());
+    }
+  }
+  ASSERT_FALSE(christmas.empty());
+  constexpr int64_t kJuly = 1784073600000;      // 2026-07-15
+  constexpr int64_t kDecember = 1797724800000;  // 2026-12-20
+  int users = 0, july_hits = 0, december_hits = 0, july_unfiltered_hits = 0;
+  for (const auto& user : data_.users) {
+    bool clean = true;  // no Christmas in the listener's own history
+    for (const auto& e : user.events) clean = clean && !christmas.count(e.item_id);
+    if (!clean) continue;
+    ++users;
+    for (int64_t now : {kJuly, kDecember}) {
+      v1::RecommendRequest req;
+      req.set_user_id(user.user_id);
+      req.set_count(100);
+      req.mutable_context()->set_now_ms(now);
+      v1::RecommendResponse resp;
+      ASSERT_TRUE(Recommend(req, &resp).ok());
+      for (const auto& item : resp.items()) {
+        if (christmas.count(item.item_id())) ++(now == kJuly ? july_hits : december_hits);
+      }
+      if (now == kJuly) {  // the same request with the seasonal filter switched off
+        req.mutable_filters()->set_seasonal(false);
+        v1::RecommendResponse unfiltered;
+        ASSERT_TRUE(Recommend(req, &unfiltered).ok());
+        for (const auto& item : unfiltered.items()) {
+          july_unfiltered_hits += christmas.count(item.item_id());
+        }
+      }
+    }
+  }
+  ASSERT_GT(users, 5);
+  EXPECT_EQ(july_hits, 0);
+  EXPECT_GT(july_unfiltered_hits, 0);  // the filter, not luck, keeps July clean
+  EXPECT_GT(december_hits, 0);
 }
 
 TEST_F(ServerTest, SwapDuringTrafficNeverFailsARequest) {

@@ -92,6 +92,15 @@ class CatalogBuilder {
     ++m.rows;
     return *this;
   }
+  // Sets tags (name, weight), tempo and energy of the item added last.
+  CatalogBuilder& With(std::vector<std::pair<std::string, float>> tags, float tempo = 0.0f,
+                       float energy = -1.0f) {
+    index::Item& item = parts_.items.back();
+    for (auto& [name, w] : tags) item.tags.push_back({name, w});
+    item.tempo = tempo;
+    item.energy = energy;
+    return *this;
+  }
   absl::StatusOr<std::shared_ptr<const index::Catalog>> Build(const std::string& version = "v1") {
     parts_.version = version;
     return index::Catalog::Build(std::move(parts_), ExactCatalogOptions());
