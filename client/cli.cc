@@ -31,6 +31,14 @@ ABSL_FLAG(std::string, artist, "", "Artist id (artists)");
 ABSL_FLAG(std::string, type, "play", "Event type for record --item: play, skip, like, dislike");
 ABSL_FLAG(int64_t, timestamp_ms, 0, "Event time for record --item (0 = now)");
 ABSL_FLAG(int64_t, played_ms, 0, "Played duration for record --item");
+ABSL_FLAG(int64_t, now_ms, 0,
+          "recommend/similar: the request's time for seasonal rules (0 = server's)");
+ABSL_FLAG(std::string, include_tags, "", "recommend: comma-separated tags to stay within");
+ABSL_FLAG(std::string, exclude_tags, "", "recommend: comma-separated tags to avoid");
+ABSL_FLAG(double, min_tempo, 0, "recommend: lowest BPM (0 = open)");
+ABSL_FLAG(double, max_tempo, 0, "recommend: highest BPM (0 = open)");
+ABSL_FLAG(std::string, filters, "",
+          "recommend/similar: switches like coherence=off,seasonal=on,sonic=off");
 ABSL_FLAG(std::string, events, "",
           "record: comma-separated item:type[:timestamp_ms[:played_ms]] events");
 
@@ -41,6 +49,8 @@ using encore::v1::ItemKind;
 constexpr char kUsage[] =
     "encore-cli [--target=host:port] COMMAND [flags]\n"
     "  recommend --user=U [--count=N] [--kinds=track,episode] [--seeds=a,b] [--explain]\n"
+    "            [--include_tags=a,b] [--exclude_tags=c] [--min_tempo=X --max_tempo=Y]\n"
+    "            [--now_ms=T] [--filters=coherence=off,seasonal=on,sonic=off]\n"
     "  similar   --item=I [--count=N] [--explain]\n"
     "  artists   --artist=A [--count=N]\n"
     "  record    --user=U (--item=I [--type=play] [--timestamp_ms=T] | --events=i:t[:ts],...)\n"
@@ -112,6 +122,29 @@ bool ParseKind(const std::string& name, ItemKind* kind) {
          *kind != encore::v1::ITEM_KIND_UNSPECIFIED;
 }
 
+// Parses "coherence=off,seasonal=on" into FilterSwitches.
+bool ParseFilters(const std::string& spec, encore::v1::FilterSwitches* out, std::string* error) {
+  for (const auto& part : SplitList(spec)) {
+    std::vector<std::string> kv = absl::StrSplit(part, '=');
+    if (kv.size() != 2 || (kv[1] != "on" && kv[1] != "off")) {
+      *error = absl::StrCat("filter switch '", part, "' is not NAME=on|off");
+      return false;
+    }
+    const bool on = kv[1] == "on";
+    if (kv[0] == "coherence") {
+      out->set_coherence(on);
+    } else if (kv[0] == "seasonal") {
+      out->set_seasonal(on);
+    } else if (kv[0] == "sonic") {
+      out->set_sonic(on);
+    } else {
+      *error = absl::StrCat("unknown filter '", kv[0], "' (coherence, seasonal, sonic)");
+      return false;
+    }
+  }
+  return true;
+}
+
 bool ParseEvent(absl::string_view spec, encore::v1::ListenEvent* e, std::string* error) {
   std::vector<std::string> parts = absl::StrSplit(spec, ':');
   if (parts.size() < 2 || parts.size() > 4) {
@@ -168,6 +201,15 @@ int main(int argc, char** argv) {
     }
     for (const auto& s : SplitList(absl::GetFlag(FLAGS_seeds))) req.add_seed_item_ids(s);
     for (const auto& s : SplitList(absl::GetFlag(FLAGS_exclude))) req.add_exclude_item_ids(s);
+    for (const auto& s : SplitList(absl::GetFlag(FLAGS_include_tags))) req.add_include_tags(s);
+    for (const auto& s : SplitList(absl::GetFlag(FLAGS_exclude_tags))) req.add_exclude_tags(s);
+    req.set_min_tempo(static_cast<float>(absl::GetFlag(FLAGS_min_tempo)));
+    req.set_max_tempo(static_cast<float>(absl::GetFlag(FLAGS_max_tempo)));
+    req.mutable_context()->set_now_ms(absl::GetFlag(FLAGS_now_ms));
+    std::string error;
+    if (!ParseFilters(absl::GetFlag(FLAGS_filters), req.mutable_filters(), &error)) {
+      return UsageError(error);
+    }
     encore::v1::RecommendResponse resp;
     return Report(stub->Recommend(&ctx, req, &resp), resp);
   }
@@ -176,6 +218,11 @@ int main(int argc, char** argv) {
     req.set_item_id(absl::GetFlag(FLAGS_item));
     req.set_count(count);
     req.set_explain(absl::GetFlag(FLAGS_explain));
+    req.mutable_context()->set_now_ms(absl::GetFlag(FLAGS_now_ms));
+    std::string error;
+    if (!ParseFilters(absl::GetFlag(FLAGS_filters), req.mutable_filters(), &error)) {
+      return UsageError(error);
+    }
     encore::v1::SimilarItemsResponse resp;
     return Report(stub->SimilarItems(&ctx, req, &resp), resp);
   }

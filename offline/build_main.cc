@@ -28,6 +28,8 @@ ABSL_FLAG(std::string, index_type, "auto", "Prebuilt index: auto, flat, hnsw, no
 ABSL_FLAG(int64_t, hnsw_threshold, 200000, "With auto: rows from which HNSW is built");
 ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree");
 ABSL_FLAG(int, ef_construction, 64, "HNSW build beam width");
+ABSL_FLAG(std::string, taxonomy, "",
+          "Curated taxonomy rules merged over the built-in ones (see index/knowledge_graph.h)");
 ABSL_FLAG(std::string, events_out, "", "Write the history as events TSV for --import_events");
 ABSL_FLAG(int64_t, events_timestamp_ms, 1304208000000,
           "Timestamp for events whose source has none (default 2011-05-01)");
@@ -127,6 +129,13 @@ int main(int argc, char** argv) {
     for (const auto& [space, m] : snap.spaces) snap.als[space] = params;
   }
   encore::offline::BuildOptions build;
+  if (const std::string path = absl::GetFlag(FLAGS_taxonomy); !path.empty()) {
+    auto text = encore::common::ReadFile(path);
+    if (!text.ok()) return Fail(text.status().ToString());
+    auto rules = encore::index::ParseTaxonomyRules(*text, path);
+    if (!rules.ok()) return Fail(rules.status().ToString());
+    build.taxonomy = encore::index::MergeRules(encore::index::DefaultTaxonomyRules(), *rules);
+  }
   const std::string index_type = absl::GetFlag(FLAGS_index_type);
   build.prebuild_index = index_type != "none";
   build.index.type = build.prebuild_index ? index_type : "auto";

@@ -344,7 +344,7 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
           continue;
         }
         picks[i].reason = ExplainPick(catalog, picks[i].id, profile.anchors, space_seeds);
-        if (i < from_index && ranking.tag_affinity > 0) {
+        if (i < from_index) {
           const std::string shared = SharedFamily(catalog, item, listener);
           if (!shared.empty()) absl::StrAppend(&picks[i].reason, ";", shared);
         }
