@@ -1,0 +1,476 @@
+// encore-loadtest: open-loop (fixed arrival rate, latency from the intended send time, so a
+// stalled server cannot hide its queueing) or closed-loop (fixed concurrency) load against an
+// encore-server, with a mix of RPCs, Zipf-distributed users and catalog seeds.
+#include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <netdb.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "encore/v1/recommender.grpc.pb.h"
+
+ABSL_FLAG(std::string, target, "localhost:50051",
+          "Server host:port (loopback unless --allow_remote)");
+ABSL_FLAG(double, duration, 10, "Measured seconds (after --warmup)");
+ABSL_FLAG(double, warmup, 2, "Seconds of load before measuring");
+ABSL_FLAG(double, rate, 0, "Open loop: requests per second (exclusive with --concurrency)");
+ABSL_FLAG(int, concurrency, 0, "Closed loop: requests in flight");
+ABSL_FLAG(std::string, arrivals, "poisson", "Open loop arrivals: poisson or uniform");
+ABSL_FLAG(std::string, mix, "recommend:1", "RPC ratios: recommend, similar, artists, record, info");
+ABSL_FLAG(int64_t, users, 2000, "User population (ids PREFIX1..PREFIXN)");
+ABSL_FLAG(std::string, user_prefix, "u", "User id prefix");
+ABSL_FLAG(double, zipf, 1.0, "Zipf exponent of user popularity");
+ABSL_FLAG(int64_t, items, 50000, "Catalog items for seeds/similar (ids PREFIX1..PREFIXN)");
+ABSL_FLAG(std::string, item_prefix, "t", "Item id prefix");
+ABSL_FLAG(std::string, item_ids_file, "", "Or: item ids, one per line");
+ABSL_FLAG(int64_t, artists, 4166, "Artists for 'artists' calls (ids a1..aN)");
+ABSL_FLAG(double, seed_share, 0.2, "Share of recommend calls that carry one seed item");
+ABSL_FLAG(int, count, 20, "Results per call");
+ABSL_FLAG(int, deadline_ms, 1000, "Per-request deadline");
+ABSL_FLAG(int, connections, 2, "gRPC channels (connections) to spread calls over");
+ABSL_FLAG(int64_t, max_in_flight, 20000,
+          "Open loop: calls outstanding before counting CLIENT_OVERLOAD");
+ABSL_FLAG(int64_t, max_requests, 10000000, "Hard bound on requests sent");
+ABSL_FLAG(bool, allow_remote, false, "Allow a non-loopback target");
+ABSL_FLAG(std::string, json, "", "Write the report as JSON here");
+ABSL_FLAG(uint64_t, seed, 1, "Random seed");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+enum Rpc { kRecommend, kSimilar, kArtists, kRecord, kInfo, kNumRpcs };
+const char* kRpcNames[] = {"recommend", "similar", "artists", "record", "info"};
+
+const char* CodeName(int code) {
+  static const char* kCodes[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
+  return code >= 0 && code <= 16 ? kCodes[code] : "UNKNOWN";
+}
+
+// Zipf(s) over ranks 1..n by inverse CDF of the continuous approximation.
+class Zipf {
+ public:
+  Zipf(int64_t n, double s) : n_(std::max<int64_t>(n, 1)), s_(s) {}
+  int64_t operator()(std::mt19937_64& rng) const {
+    const double x = std::uniform_real_distribution<double>(0, 1)(rng);
+    double r;
+    if (std::abs(s_ - 1.0) < 1e-9) {
+      r = std::exp(x * std::log(n_ + 1.0)) - 1.0;
+    } else {
+      const double a = 1.0 - s_;
+      r = std::pow(x * (std::pow(n_ + 1.0, a) - 1.0) + 1.0, 1.0 / a) - 1.0;
+    }
+    return std::min<int64_t>(n_, static_cast<int64_t>(r) + 1);
+  }
+
+ private:
+  int64_t n_;
+  double s_;
+};
+
+// Latencies and codes of finished calls (measured window only). Thread-safe.
+class Recorder {
+ public:
+  void Add(int rpc, int code, double latency_ms) {
+    std::lock_guard<std::mutex> lock(mu_);
+    latencies_.push_back(latency_ms);
+    per_rpc_[rpc].push_back(latency_ms);
+    ++codes_[CodeName(code)];
+  }
+  void AddClientError(const char* what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++codes_[what];
+  }
+  std::vector<double> latencies() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return latencies_;
+  }
+  std::map<int, std::vector<double>> per_rpc() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return per_rpc_;
+  }
+  std::map<std::string, int64_t> codes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return codes_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<double> latencies_;
+  std::map<int, std::vector<double>> per_rpc_;
+  std::map<std::string, int64_t> codes_;
+};
+
+struct Percentiles {
+  double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
+  int64_t n = 0;
+};
+
+Percentiles Summarise(std::vector<double> v) {
+  Percentiles p;
+  p.n = static_cast<int64_t>(v.size());
+  if (v.empty()) return p;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {
+    const size_t i = static_cast<size_t>(std::ceil(q * v.size())) - 1;
+    return v[std::min(i, v.size() - 1)];
+  };
+  p.p50 = at(0.50), p.p90 = at(0.90), p.p99 = at(0.99), p.p999 = at(0.999), p.max = v.back();
+  return p;
+}
+
+bool IsLoopback(const std::string& target) {
+  std::string host = target.substr(0, target.rfind(':'));
+  if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") return true;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), nullptr, nullptr, &res) != 0) return false;
+  bool loop = true;
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      const auto* in = reinterpret_cast<sockaddr_in*>(a->ai_addr);
+      loop = loop && (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    } else if (a->ai_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<sockaddr_in6*>(a->ai_addr);
+      loop = loop && IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+  }
+  freeaddrinfo(res);
+  return loop;
+}
+
+// Draws requests: RPC by the mix, user by Zipf, seeds and items uniformly from the catalog.
+class Workload {
+ public:
+  Workload(std::vector<std::pair<int, double>> mix, std::vector<std::string> items)
+      : mix_(std::move(mix)),
+        items_(std::move(items)),
+        users_(absl::GetFlag(FLAGS_users), absl::GetFlag(FLAGS_zipf)) {
+    for (const auto& [rpc, w] : mix_) total_ += w;
+  }
+  int PickRpc(std::mt19937_64& rng) const {
+    double x = std::uniform_real_distribution<double>(0, total_)(rng);
+    for (const auto& [rpc, w] : mix_) {
+      if ((x -= w) <= 0) return rpc;
+    }
+    return mix_.back().first;
+  }
+  std::string User(std::mt19937_64& rng) const {
+    return absl::StrCat(absl::GetFlag(FLAGS_user_prefix), users_(rng));
+  }
+  const std::string& Item(std::mt19937_64& rng) const {
+    return items_[std::uniform_int_distribution<size_t>(0, items_.size() - 1)(rng)];
+  }
+
+ private:
+  std::vector<std::pair<int, double>> mix_;
+  std::vector<std::string> items_;
+  Zipf users_;
+  double total_ = 0;
+};
+
+// One asynchronous call; deletes itself when done.
+struct Call {
+  grpc::ClientContext ctx;
+  int rpc = 0;
+  Clock::time_point intended;
+  encore::v1::RecommendRequest recommend_req;
+  encore::v1::RecommendResponse recommend_resp;
+  encore::v1::SimilarItemsRequest similar_req;
+  encore::v1::SimilarItemsResponse similar_resp;
+  encore::v1::SimilarArtistsRequest artists_req;
+  encore::v1::SimilarArtistsResponse artists_resp;
+  encore::v1::RecordEventsRequest record_req;
+  encore::v1::RecordEventsResponse record_resp;
+  encore::v1::GetCatalogInfoRequest info_req;
+  encore::v1::GetCatalogInfoResponse info_resp;
+};
+
+class Driver {
+ public:
+  Driver(const Workload& workload, Recorder* recorder) : workload_(workload), recorder_(recorder) {
+    const std::string target = absl::GetFlag(FLAGS_target);
+    for (int i = 0; i < std::max(1, absl::GetFlag(FLAGS_connections)); ++i) {
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.channel_id", i);  // distinct channels, distinct connections
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+      recommender_.push_back(encore::v1::Recommender::NewStub(channel));
+      admin_.push_back(encore::v1::CatalogAdmin::NewStub(channel));
+    }
+  }
+
+  // Starts one call intended at `intended`; `done` runs when it completes.
+  void Start(std::mt19937_64& rng, Clock::time_point intended, bool measured,
+             std::function<void()> done) {
+    auto* call = new Call();
+    call->rpc = workload_.PickRpc(rng);
+    call->intended = intended;
+    call->ctx.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::milliseconds(absl::GetFlag(FLAGS_deadline_ms)));
+    const size_t conn = next_conn_++ % recommender_.size();
+    auto finish = [this, call, measured, done](grpc::Status s) {
+      const double ms =
+          std::chrono::duration<double, std::milli>(Clock::now() - call->intended).count();
+      if (measured) recorder_->Add(call->rpc, s.error_code(), ms);
+      delete call;
+      if (done) done();
+    };
+    auto* stub = recommender_[conn]->async();
+    switch (call->rpc) {
+      case kRecommend:
+        call->recommend_req.set_user_id(workload_.User(rng));
+        call->recommend_req.set_count(absl::GetFlag(FLAGS_count));
+        if (std::uniform_real_distribution<double>(0, 1)(rng) < absl::GetFlag(FLAGS_seed_share)) {
+          call->recommend_req.add_seed_item_ids(workload_.Item(rng));
+        }
+        stub->Recommend(&call->ctx, &call->recommend_req, &call->recommend_resp, finish);
+        break;
+      case kSimilar:
+        call->similar_req.set_item_id(workload_.Item(rng));
+        call->similar_req.set_count(absl::GetFlag(FLAGS_count));
+        stub->SimilarItems(&call->ctx, &call->similar_req, &call->similar_resp, finish);
+        break;
+      case kArtists:
+        call->artists_req.set_artist_id(absl::StrCat(
+            "a", std::uniform_int_distribution<int64_t>(1, absl::GetFlag(FLAGS_artists))(rng)));
+        call->artists_req.set_count(absl::GetFlag(FLAGS_count));
+        stub->SimilarArtists(&call->ctx, &call->artists_req, &call->artists_resp, finish);
+        break;
+      case kRecord: {
+        call->record_req.set_user_id(workload_.User(rng));
+        auto* e = call->record_req.add_events();
+        e->set_item_id(workload_.Item(rng));
+        e->set_type(encore::v1::PLAY);
+        e->set_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
+        e->set_played_ms(180000);
+        stub->RecordEvents(&call->ctx, &call->record_req, &call->record_resp, finish);
+        break;
+      }
+      default:
+        admin_[conn]->async()->GetCatalogInfo(&call->ctx, &call->info_req, &call->info_resp,
+                                              finish);
+        break;
+    }
+  }
+
+ private:
+  const Workload& workload_;
+  Recorder* recorder_;
+  std::vector<std::unique_ptr<encore::v1::Recommender::Stub>> recommender_;
+  std::vector<std::unique_ptr<encore::v1::CatalogAdmin::Stub>> admin_;
+  std::atomic<uint64_t> next_conn_{0};
+};
+
+void Progress(Clock::time_point start, double total_s, std::atomic<int64_t>* sent,
+              std::atomic<int64_t>* done, std::atomic<bool>* stop) {
+  while (!stop->load()) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const double t = std::chrono::duration<double>(Clock::now() - start).count();
+    std::fprintf(stderr, "\r[%5.1fs / %.0fs] sent %lld, completed %lld, in flight %lld   ", t,
+                 total_s, static_cast<long long>(sent->load()),
+                 static_cast<long long>(done->load()),
+                 static_cast<long long>(sent->load() - done->load()));
+  }
+  std::fprintf(stderr, "\n");
+}
+
+int Fail(const std::string& msg) {
+  std::fprintf(stderr, "encore-loadtest: %s\n", msg.c_str());
+  return 64;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "encore-loadtest --target=HOST:PORT --duration=SECONDS (--rate=R | --concurrency=C) "
+      "[--json=PATH]");
+  absl::ParseCommandLine(argc, argv);
+  const double rate = absl::GetFlag(FLAGS_rate);
+  const int concurrency = absl::GetFlag(FLAGS_concurrency);
+  if ((rate > 0) == (concurrency > 0)) return Fail("give exactly one of --rate or --concurrency");
+  if (absl::GetFlag(FLAGS_duration) <= 0 || absl::GetFlag(FLAGS_warmup) < 0) {
+    return Fail("--duration must be > 0 and --warmup >= 0");
+  }
+  if (absl::GetFlag(FLAGS_duration) + absl::GetFlag(FLAGS_warmup) > 3600) {
+    return Fail("runs are bounded to one hour");
+  }
+  const std::string target = absl::GetFlag(FLAGS_target);
+  if (!absl::GetFlag(FLAGS_allow_remote) && !IsLoopback(target)) {
+    return Fail(absl::StrCat(target, " is not a loopback address (pass --allow_remote)"));
+  }
+  std::vector<std::pair<int, double>> mix;
+  for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_mix), ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(part, ':');
+    double w = 0;
+    int rpc = -1;
+    for (int r = 0; r < kNumRpcs; ++r) {
+      if (kv.first == kRpcNames[r]) rpc = r;
+    }
+    if (rpc < 0 || !absl::SimpleAtod(kv.second, &w) || w < 0) {
+      return Fail(absl::StrCat("bad --mix entry '", part, "' (want NAME:WEIGHT)"));
+    }
+    if (w > 0) mix.emplace_back(rpc, w);
+  }
+  if (mix.empty()) return Fail("--mix selects no RPC");
+  std::vector<std::string> items;
+  if (const std::string path = absl::GetFlag(FLAGS_item_ids_file); !path.empty()) {
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) items.push_back(line);
+    }
+    if (items.empty()) return Fail(absl::StrCat(path, " has no item ids"));
+  } else {
+    for (int64_t i = 1; i <= std::max<int64_t>(absl::GetFlag(FLAGS_items), 1); ++i) {
+      items.push_back(absl::StrCat(absl::GetFlag(FLAGS_item_prefix), i));
+    }
+  }
+
+  Workload workload(mix, std::move(items));
+  Recorder recorder;
+  Driver driver(workload, &recorder);
+  const double warmup = absl::GetFlag(FLAGS_warmup), duration = absl::GetFlag(FLAGS_duration);
+  const int64_t max_requests = absl::GetFlag(FLAGS_max_requests);
+  std::atomic<int64_t> sent{0}, done{0};
+  std::atomic<bool> stop{false};
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point measure_from =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
+  const Clock::time_point end = measure_from + std::chrono::duration_cast<Clock::duration>(
+                                                   std::chrono::duration<double>(duration));
+  std::thread progress(Progress, start, warmup + duration, &sent, &done, &stop);
+  std::mt19937_64 rng(absl::GetFlag(FLAGS_seed));
+
+  if (rate > 0) {
+    // Open loop: intended send times follow the arrival process regardless of responses.
+    const bool poisson = absl::GetFlag(FLAGS_arrivals) != "uniform";
+    std::exponential_distribution<double> gap(rate);
+    const int64_t max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
+    double offset = 0;
+    while (sent.load() < max_requests) {
+      offset += poisson ? gap(rng) : 1.0 / rate;
+      const Clock::time_point intended = start + std::chrono::duration_cast<Clock::duration>(
+                                                     std::chrono::duration<double>(offset));
+      if (intended >= end) break;
+      std::this_thread::sleep_until(intended);
+      const bool measured = intended >= measure_from;
+      if (sent.load() - done.load() >= max_in_flight) {
+        if (measured) recorder.AddClientError("CLIENT_OVERLOAD");
+        continue;
+      }
+      ++sent;
+      driver.Start(rng, intended, measured, [&done] { ++done; });
+    }
+  } else {
+    // Closed loop: each worker keeps one call in flight, sending the next when it completes.
+    std::vector<std::thread> workers;
+    for (int w = 0; w < concurrency; ++w) {
+      workers.emplace_back([&, w] {
+        std::mt19937_64 local(absl::GetFlag(FLAGS_seed) * 7919 + w);
+        while (sent.load() < max_requests) {
+          const Clock::time_point now = Clock::now();
+          if (now >= end) break;
+          ++sent;
+          std::promise<void> finished;
+          driver.Start(local, now, now >= measure_from, [&finished] { finished.set_value(); });
+          finished.get_future().wait();
+          ++done;
+        }
+      });
+    }
+    for (auto& t : workers) t.join();
+  }
+  // Let outstanding calls finish (each has a deadline).
+  const auto drain_until =
+      Clock::now() + std::chrono::milliseconds(absl::GetFlag(FLAGS_deadline_ms) + 2000);
+  while (done.load() < sent.load() && Clock::now() < drain_until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  progress.join();
+
+  const Percentiles all = Summarise(recorder.latencies());
+  const auto codes = recorder.codes();
+  const double achieved = static_cast<double>(all.n) / duration;
+  std::printf(
+      "target %s, %s, %.0fs measured after %.0fs warm-up\n", target.c_str(),
+      rate > 0 ? absl::StrFormat("open loop %.0f req/s (%s)", rate, absl::GetFlag(FLAGS_arrivals))
+                     .c_str()
+               : absl::StrFormat("closed loop, concurrency %d", concurrency).c_str(),
+      duration, warmup);
+  std::printf("achieved %.1f req/s over %lld completed calls\n", achieved,
+              static_cast<long long>(all.n));
+  std::printf("| rpc | calls | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
+  auto row = [](const char* name, const Percentiles& p) {
+    std::printf("| %s | %lld | %.3f | %.3f | %.3f | %.3f | %.3f |\n", name,
+                static_cast<long long>(p.n), p.p50, p.p90, p.p99, p.p999, p.max);
+  };
+  row("all", all);
+  for (const auto& [rpc, lat] : recorder.per_rpc()) row(kRpcNames[rpc], Summarise(lat));
+  std::printf("status codes:");
+  for (const auto& [code, n] : codes)
+    std::printf(" %s=%lld", code.c_str(), static_cast<long long>(n));
+  std::printf("\n");
+
+  if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
+    std::string json = absl::StrFormat(
+        "{\n  \"target\": \"%s\",\n  \"mode\": \"%s\",\n  \"offered_rps\": %.3f,\n"
+        "  \"concurrency\": %d,\n  \"duration_s\": %.3f,\n  \"achieved_rps\": %.3f,\n"
+        "  \"completed\": %d,\n  \"latency_ms\": {\"p50\": %.4f, \"p90\": %.4f, \"p99\": %.4f, "
+        "\"p999\": %.4f, \"max\": %.4f},\n  \"errors\": {",
+        target, rate > 0 ? "open" : "closed", rate, concurrency, duration, achieved, all.n, all.p50,
+        all.p90, all.p99, all.p999, all.max);
+    bool first = true;
+    for (const auto& [code, n] : codes) {
+      if (code == "OK") continue;
+      absl::StrAppendFormat(&json, "%s\"%s\": %d", first ? "" : ", ", code, n);
+      first = false;
+    }
+    json += "},\n  \"ok\": ";
+    json += absl::StrCat(codes.count("OK") ? codes.at("OK") : 0);
+    json += "\n}\n";
+    std::ofstream out(path);
+    out << json;
+    if (!out) return Fail(absl::StrCat("cannot write ", path));
+  }
+  return 0;
+}
