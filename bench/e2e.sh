@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# End-to-end serving benchmark, all in ONE run on this machine (client and server share it):
+#   (a) the floor: an empty unary RPC (GetCatalogInfo) on the same server, max throughput R0;
+#   (b) raw FAISS search time per query at the serving parameters (t_ann) and its recall@10;
+#   (c) Recommend: max throughput, then p50/p99/p99.9 at 50% and 80% of it (open loop);
+# and the ratios against R_lim = 1 / (1/R0 + t_ann/c). One scenario is cross-checked with h2load.
+#
+# Usage: bench/e2e.sh BUILD_DIR WORK_DIR
+# Env: TRACKS (1000000), USERS (100000), EVENTS_PER_USER (20), DIM (40), EF_SEARCH (96),
+#      EF_CONSTRUCTION (40), CONCURRENCY (16), DURATION (15), CORES (2)
+set -euo pipefail
+BUILD=$(cd "$1" && pwd)
+WORK=$2
+TRACKS=${TRACKS:-1000000} USERS=${USERS:-100000} EVENTS_PER_USER=${EVENTS_PER_USER:-20}
+DIM=${DIM:-40} EF_SEARCH=${EF_SEARCH:-96} EF_CONSTRUCTION=${EF_CONSTRUCTION:-40}
+C=${CONCURRENCY:-16} DUR=${DURATION:-15} CORES=${CORES:-2}
+mkdir -p "$WORK"
+LT="$BUILD/client/encore-loadtest"
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; }
+trap cleanup EXIT
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$2"; }
+
+echo "== machine: $(nproc) cores, $(grep MemTotal /proc/meminfo | awk '{print $2/1048576 " GiB"}'), $(date -u +%FT%TZ)"
+if [ ! -f "$WORK/snapshots/events.tsv" ]; then
+  echo "== generating $TRACKS tracks x $DIM dims, $USERS users, prebuilt HNSW (efConstruction $EF_CONSTRUCTION)"
+  /usr/bin/time -f "gen_seconds=%e max_rss_kb=%M" "$BUILD/offline/encore-gen" --out="$WORK/snapshots" \
+    --tracks="$TRACKS" --users="$USERS" --events_per_user="$EVENTS_PER_USER" --dim="$DIM" \
+    --index_type=hnsw --ef_construction="$EF_CONSTRUCTION" --shows=0 --seed=1 --version=bench
+fi
+SNAP="$WORK/snapshots/bench"
+SNAP_BYTES=$(du -cb "$SNAP"/*.npy "$SNAP"/*.faiss | tail -1 | cut -f1)
+
+start_server() {  # extra args...
+  "$BUILD/server/encore-server" --snapshot_dir="$WORK/snapshots" --history_dir="$WORK/history" \
+    --port=0 --metrics_port=-1 --ef_search="$EF_SEARCH" --snapshot_poll_seconds=0 "$@" \
+    > "$WORK/server.out" 2> "$WORK/server.err" &
+  PID=$!
+  for _ in $(seq 1 3000); do grep -q grpc_port "$WORK/server.out" 2>/dev/null && break; sleep 0.01; done
+  PORT=$(grep -o 'grpc_port=[0-9]*' "$WORK/server.out" | cut -d= -f2)
+  for _ in $(seq 1 30000); do
+    "$BUILD/client/encore-cli" --target=127.0.0.1:$PORT health 2>/dev/null | grep -q '"SERVING"' && return 0
+    sleep 0.01
+  done
+  echo "server did not become ready"; cat "$WORK/server.err"; exit 1
+}
+stop_server() { kill -TERM "$PID"; wait "$PID" || true; PID=""; }
+
+if [ ! -f "$WORK/history/.imported" ]; then
+  echo "== importing history into RocksDB"
+  t0=$(date +%s.%N)
+  start_server --import_events="$WORK/snapshots/events.tsv"
+  echo "import_and_start_seconds=$(python3 -c "print(round($(date +%s.%N) - $t0, 2))")"
+  stop_server
+  touch "$WORK/history/.imported"
+fi
+
+echo "== (0) start-up from the prebuilt index"
+t0=$(date +%s.%N)
+start_server
+READY=$(python3 -c "print(round($(date +%s.%N) - $t0, 3))")
+RSS_KB=$(grep VmRSS /proc/$PID/status | awk '{print $2}')
+echo "ready_seconds=$READY rss_mb=$((RSS_KB / 1024)) snapshot_vector_and_index_mb=$((SNAP_BYTES / 1048576))"
+
+echo "== (b) raw FAISS search at ef_search=$EF_SEARCH (single thread) and recall@10 vs exact"
+ANN=$("$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --ef_search="$EF_SEARCH" --queries=2000 --exact_queries=100)
+echo "$ANN"
+T_ANN_MS=$(echo "$ANN" | grep -o 'ann_ms_per_query=[0-9.]*' | cut -d= -f2)
+
+COMMON=(--target=127.0.0.1:$PORT --users="$USERS" --items="$TRACKS" --warmup=3 --duration="$DUR")
+echo "== (a) floor: empty unary RPC, closed loop, concurrency $C and 1"
+"$LT" "${COMMON[@]}" --mix=info:1 --concurrency="$C" --json="$WORK/floor.json" 2>/dev/null | tail -4
+"$LT" "${COMMON[@]}" --mix=info:1 --concurrency=1 --json="$WORK/floor1.json" 2>/dev/null | sed -n 2p
+R0=$(json "d['achieved_rps']" "$WORK/floor.json")
+
+echo "== (c) Recommend: max throughput, closed loop, concurrency $C"
+"$LT" "${COMMON[@]}" --mix=recommend:1 --concurrency="$C" --json="$WORK/rec_max.json" 2>/dev/null | tail -4
+RMAX=$(json "d['achieved_rps']" "$WORK/rec_max.json")
+for pct in 50 80; do
+  RATE=$(python3 -c "print(round($RMAX * $pct / 100))")
+  echo "== (c) Recommend open loop at $pct% of max = $RATE req/s"
+  "$LT" "${COMMON[@]}" --mix=recommend:1 --rate="$RATE" --json="$WORK/rec_$pct.json" 2>/dev/null | tail -4
+done
+
+echo "== cross-check with h2load (independent HTTP/2 client): GetCatalogInfo and Recommend"
+if command -v h2load >/dev/null; then
+  printf '\x00\x00\x00\x00\x00' > "$WORK/empty.grpc"
+  python3 - "$WORK/rec.grpc" <<'PY'
+import struct, sys
+user = b"u1"
+msg = b"\x0a" + bytes([len(user)]) + user + b"\x10\x14"   # user_id="u1", count=20
+open(sys.argv[1], "wb").write(b"\x00" + struct.pack(">I", len(msg)) + msg)
+PY
+  for what in "encore.v1.CatalogAdmin/GetCatalogInfo empty.grpc" "encore.v1.Recommender/Recommend rec.grpc"; do
+    set -- $what
+    h2load -n $((C * 2000)) -c 2 -m $((C / 2)) -t 1 -d "$WORK/$2" -H 'content-type: application/grpc' \
+      -H 'te: trailers' "http://127.0.0.1:$PORT/$1" 2>&1 | grep -E "^finished in|requests:|^time for request" | sed "s|^|$1: |"
+  done
+else
+  echo "h2load not installed (apt-get install nghttp2-client)"
+fi
+
+stop_server
+python3 - "$WORK" "$R0" "$RMAX" "$T_ANN_MS" "$CORES" "$RSS_KB" "$SNAP_BYTES" "$READY" <<'PY'
+import json, sys
+work, r0, rmax, t_ann_ms, cores, rss_kb, snap_bytes, ready = sys.argv[1:]
+r0, rmax, t_ann, cores = float(r0), float(rmax), float(t_ann_ms) / 1000, int(cores)
+r_lim = 1 / (1 / r0 + t_ann / cores)
+print("\n== summary")
+print(f"R0 (empty RPC) = {r0:.0f} req/s; t_ann = {t_ann*1000:.3f} ms; c = {cores}")
+print(f"R_lim = 1/(1/R0 + t_ann/c) = {r_lim:.0f} req/s")
+print(f"Recommend max = {rmax:.0f} req/s = {rmax / r_lim:.1%} of R_lim (target >= 80%)")
+for pct in (50, 80):
+    d = json.load(open(f"{work}/rec_{pct}.json"))
+    l = d["latency_ms"]
+    print(f"at {pct}% ({d['offered_rps']:.0f} offered, {d['achieved_rps']:.0f} achieved): "
+          f"p50 {l['p50']:.3f} ms, p99 {l['p99']:.3f} ms, p99.9 {l['p999']:.3f} ms, errors {d['errors']}")
+print(f"ready in {ready} s; RSS {int(rss_kb)/1024:.0f} MB = {int(rss_kb)*1024/int(snap_bytes):.2f}x "
+      f"the snapshot's vector + index bytes ({int(snap_bytes)/1048576:.0f} MB)")
+PY
