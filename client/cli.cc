@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -88,32 +89,15 @@ int Report(const grpc::Status& status, const google::protobuf::Message& response
     PrintJson(response);
     return 0;
   }
-  static const char* kCodes[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
-  const int code = status.error_code();
+  const std::string code =
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
   std::string msg = status.error_message();
   std::string escaped;
   for (char c : msg) {
     if (c == '"' || c == '\\') escaped.push_back('\\');
     if (static_cast<unsigned char>(c) >= 0x20) escaped.push_back(c);
   }
-  std::cerr << "{\"error\": {\"code\": \"" << (code >= 0 && code <= 16 ? kCodes[code] : "UNKNOWN")
-            << "\", \"message\": \"" << escaped << "\"}}\n";
+  std::cerr << "{\"error\": {\"code\": \"" << code << "\", \"message\": \"" << escaped << "\"}}\n";
   return 2;
 }
 
