@@ -312,9 +312,13 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
     CandidateSets sets;
     if (!query.empty()) {
       const int base_k = count * options_.candidate_multiplier + static_cast<int>(excluded.size());
-      RETURN_IF_ERROR(GatherFromIndex(
-          catalog, *space, query, base_k, count * std::max(options_.rerank_factor, 1),
-          options_.ef_search, excluded, kind_set, filter, stats, &sets));
+      // Similarity-only ranking keeps the index order, so `count` passing candidates suffice;
+      // other signals need a wider pool to re-rank.
+      const bool reranks =
+          ranking.tag_affinity != 0 || ranking.popularity != 0 || ranking.diversity > 0;
+      const int target = reranks ? count * std::max(options_.rerank_factor, 1) : count;
+      RETURN_IF_ERROR(GatherFromIndex(catalog, *space, query, base_k, target, options_.ef_search,
+                                      excluded, kind_set, filter, stats, &sets));
     }
     absl::flat_hash_map<std::string, int> per_artist;
     std::vector<Candidate> ranked = RankAndSelect(catalog, sets.pass, listener, ranking, count,
