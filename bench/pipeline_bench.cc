@@ -142,6 +142,7 @@ void BM_RecommendInProcess(benchmark::State& state) {
   const auto& catalog = state.range(0) == 0 ? *F().flat : *F().hnsw;
   recommend::PipelineOptions o;
   o.now_ms = [] { return kJuly; };
+  o.filters.coherence = state.range(1) != 0;
   recommend::RecommendPipeline pipeline(F().store.get(), o);
   int64_t i = 0;
   for (auto _ : state) {
@@ -153,7 +154,8 @@ void BM_RecommendInProcess(benchmark::State& state) {
   }
   state.SetLabel(catalog.space(index::kMusicSpace)->index->type());
 }
-BENCHMARK(BM_RecommendInProcess)->Arg(0)->Arg(1);
+// Args: index (0 flat, 1 HNSW), coherence filter (0 off, 1 on).
+BENCHMARK(BM_RecommendInProcess)->Args({0, 1})->Args({1, 1})->Args({1, 0});
 
 }  // namespace
 
