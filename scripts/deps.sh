@@ -6,6 +6,7 @@ PKGS=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libfaiss-dev libopenblas0-pthread libabsl-dev librocksdb-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev libxxhash-dev prometheus
+  python3-grpcio nghttp2-client
 )
 missing=()
 for p in "${PKGS[@]}"; do

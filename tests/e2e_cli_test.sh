@@ -84,6 +84,13 @@ for needle in ['encore_requests_total{code="OK",method="Recommend"}',
     assert needle in page, (needle, page)
 PY
 
+# An independent client (Debian's python3-grpcio): reflection and a raw Recommend call.
+if /usr/bin/python3 -c "import grpc" 2>/dev/null; then
+  /usr/bin/python3 "$(dirname "$0")/reflection_check.py" "127.0.0.1:$PORT" || fail "reflection check"
+else
+  echo "note: python3-grpcio missing, reflection check skipped"
+fi
+
 # Graceful shutdown on SIGTERM.
 kill -TERM "$PID"
 wait "$PID"; rc=$?
