@@ -20,7 +20,10 @@ using index::ItemId;
 
 constexpr int kMaxSeeds = 50;
 constexpr int kMaxExcludes = 1000;
-constexpr int kMaxSearchRounds = 4;
+// One widening round at most: each round multiplies k (and the HNSW beam) by 4, and soft-rejected
+// candidates backfill anyway, so further rounds cost more than they buy (measured: seeded
+// requests ran 4x slower with four rounds, docs/BENCHMARKS.md).
+constexpr int kMaxSearchRounds = 2;
 
 // Candidates for one space: index neighbours sorted into passing and soft-rejected ones, with
 // exclusions, kinds and hard filters applied.
