@@ -138,6 +138,7 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
     item.row = static_cast<int64_t>(space.row_to_item.size());
     space.row_to_item.push_back(static_cast<ItemId>(i));
     c->popular_by_kind_[item.kind].push_back(static_cast<ItemId>(i));
+    c->max_popularity_ = std::max(c->max_popularity_, item.popularity);
   }
   for (auto& space : c->spaces_) {
     if (static_cast<int64_t>(space->row_to_item.size()) != space->vectors.rows) {

@@ -137,6 +137,8 @@ class Catalog {
   absl::Span<const ItemId> popular(v1::ItemKind kind) const;
   // Number of items of `kind`.
   int64_t count(v1::ItemKind kind) const { return popular(kind).size(); }
+  // The largest item popularity in the catalog (computed at load).
+  float max_popularity() const { return max_popularity_; }
 
   const ArtistTable& artists() const { return artists_; }
 
@@ -154,6 +156,7 @@ class Catalog {
   absl::flat_hash_map<std::string, ItemId> by_id_;
   std::vector<std::unique_ptr<EmbeddingSpace>> spaces_;
   std::map<int, std::vector<ItemId>> popular_by_kind_;
+  float max_popularity_ = 0.0f;
   ArtistTable artists_;
   KnowledgeGraph graph_;
 };

@@ -21,12 +21,7 @@ std::vector<Candidate> RankAndSelect(const index::Catalog& catalog, std::vector<
   if (pool.empty() || count <= 0) return picks;
   float lo = pool[0].similarity, hi = pool[0].similarity;
   for (const auto& c : pool) lo = std::min(lo, c.similarity), hi = std::max(hi, c.similarity);
-  float max_pop = 0;
-  for (auto kind : {v1::TRACK, v1::EPISODE, v1::ARTIST, v1::SHOW}) {
-    auto popular = catalog.popular(kind);
-    if (!popular.empty()) max_pop = std::max(max_pop, catalog.item(popular[0]).popularity);
-  }
-  const float pop_norm = std::log1p(std::max(max_pop, 1.0f));
+  const float pop_norm = std::log1p(std::max(catalog.max_popularity(), 1.0f));
   for (auto& c : pool) {
     const index::Item& item = catalog.item(c.id);
     const float sim = hi > lo ? (c.similarity - lo) / (hi - lo) : 1.0f;
