@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   const double per_query_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count() /
       queries.size();
-  encore::index::ExactIndex exact(&music->vectors);
+  encore::index::ExactIndex exact(music->vectors);
   const int n_exact = std::min<int>(absl::GetFlag(FLAGS_exact_queries), queries.size());
   int hits = 0;
   const auto e0 = std::chrono::steady_clock::now();

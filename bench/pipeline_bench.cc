@@ -91,7 +91,7 @@ void BM_TasteAverage(benchmark::State& state) {
 BENCHMARK(BM_TasteAverage);
 
 void BM_FoldIn(benchmark::State& state) {
-  const index::Matrix& y = F().flat->space(index::kMusicSpace)->vectors;
+  const index::MatrixView y = F().flat->space(index::kMusicSpace)->vectors;
   const std::vector<float> gram = index::Gramian(y, 60.0);
   std::vector<index::FoldInTerm> terms;
   for (int i = 0; i < state.range(0); ++i) terms.push_back({i * 97 % y.rows, 3.0f, 1.0f});

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
@@ -12,7 +13,7 @@ namespace encore::index {
 namespace {
 
 absl::StatusOr<std::unique_ptr<EmbeddingIndex>> MakeIndex(const CatalogOptions& options,
-                                                          const Matrix& vectors) {
+                                                          MatrixView vectors) {
   if (options.index_factory) return options.index_factory(vectors, options.index);
   ASSIGN_OR_RETURN(auto index, FaissIndex::Build(vectors, options.index));
   return std::unique_ptr<EmbeddingIndex>(std::move(index));
@@ -41,6 +42,30 @@ Item FromRecord(const v1::ItemRecord& rec) {
   item.popularity = rec.popularity();
   for (const auto& t : rec.tags()) item.tags.push_back({t.tag(), t.weight()});
   return item;
+}
+
+// Attaches an index (prebuilt or just built) to `space`. When the index keeps its own copy of the
+// vectors (FAISS flat and HNSW-flat do), the space reads them from there and frees its own copy,
+// after checking that the two are identical: one copy of the vectors in memory, and an index built
+// from other vectors than the snapshot's is caught at load.
+absl::Status AttachIndex(std::unique_ptr<EmbeddingIndex> index, EmbeddingSpace* space) {
+  const MatrixView& v = space->vectors;
+  if (index->size() != v.rows || index->dimension() != v.dim) {
+    return absl::DataLossError(absl::StrCat("index of space '", space->name, "' is ", index->size(),
+                                            "x", index->dimension(), ", its vectors are ", v.rows,
+                                            "x", v.dim));
+  }
+  if (const float* stored = index->stored_vectors(); stored != nullptr) {
+    const size_t bytes = static_cast<size_t>(v.rows) * v.dim * sizeof(float);
+    if (bytes > 0 && std::memcmp(stored, v.data, bytes) != 0) {
+      return absl::DataLossError(absl::StrCat(
+          "index of space '", space->name, "' was built from other vectors than the snapshot's"));
+    }
+    space->vectors = MatrixView(stored, v.rows, v.dim);
+    space->owned_vectors = Matrix();
+  }
+  space->index = std::move(index);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -117,7 +142,11 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
   for (auto& [name, matrix] : parts.space_vectors) {
     auto space = std::make_unique<EmbeddingSpace>();
     space->name = name;
-    space->vectors = std::move(matrix);
+    space->owned_vectors = std::move(matrix);
+    space->vectors = space->owned_vectors;
+    if (auto pre = parts.prebuilt.find(name); pre != parts.prebuilt.end()) {
+      RETURN_IF_ERROR(AttachIndex(std::move(pre->second), space.get()));
+    }
     space_ids[name] = static_cast<int32_t>(c->spaces_.size());
     c->spaces_.push_back(std::move(space));
   }
@@ -150,11 +179,9 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
       space->foldin = std::move(f->second);
       space->foldin->gram = Gramian(space->vectors, space->foldin->regularization);
     }
-    auto pre = parts.prebuilt.find(space->name);
-    if (pre != parts.prebuilt.end()) {
-      space->index = std::move(pre->second);
-    } else {
-      ASSIGN_OR_RETURN(space->index, MakeIndex(options, space->vectors));
+    if (space->index == nullptr) {
+      ASSIGN_OR_RETURN(auto index, MakeIndex(options, space->vectors));
+      RETURN_IF_ERROR(AttachIndex(std::move(index), space.get()));
     }
   }
   for (auto& [kind, ids] : c->popular_by_kind_) {

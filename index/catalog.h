@@ -57,7 +57,10 @@ struct Item {
 // Vectors of one space plus the index over them; row r belongs to item row_to_item[r].
 struct EmbeddingSpace {
   std::string name;
-  Matrix vectors;
+  // The space's vectors: a view of owned_vectors, or of the index's own copy when the index
+  // keeps one (then owned_vectors is empty, so each vector is in memory once).
+  MatrixView vectors;
+  Matrix owned_vectors;
   std::unique_ptr<EmbeddingIndex> index;
   std::vector<ItemId> row_to_item;
   // Present when the vectors are implicit-ALS item factors (fold-in possible).
@@ -82,7 +85,7 @@ struct ArtistTable {
 
 // Builds an index over `vectors`. REQUIRES: `vectors` outlives the returned index.
 using IndexFactory = std::function<absl::StatusOr<std::unique_ptr<EmbeddingIndex>>(
-    const Matrix& vectors, const IndexOptions& options)>;
+    MatrixView vectors, const IndexOptions& options)>;
 
 struct CatalogOptions {
   IndexOptions index;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "index/simd_distance.h"
 
 namespace encore::index {
 
@@ -24,9 +25,9 @@ absl::StatusOr<std::vector<std::vector<Neighbor>>> EmbeddingIndex::SearchBatch(
 
 absl::StatusOr<std::vector<Neighbor>> ExactIndex::Search(absl::Span<const float> query, int k,
                                                          const SearchParams& /*params*/) const {
-  if (static_cast<int64_t>(query.size()) != vectors_->dim) {
+  if (static_cast<int64_t>(query.size()) != vectors_.dim) {
     return absl::InvalidArgumentError(
-        absl::StrCat("query has ", query.size(), " floats, index dimension is ", vectors_->dim));
+        absl::StrCat("query has ", query.size(), " floats, index dimension is ", vectors_.dim));
   }
   if (k < 1) return absl::InvalidArgumentError("k must be >= 1");
   auto worse = [](const Neighbor& a, const Neighbor& b) {
@@ -34,10 +35,9 @@ absl::StatusOr<std::vector<Neighbor>> ExactIndex::Search(absl::Span<const float>
   };
   // Min-heap of the best k so far (top = worst kept).
   std::priority_queue<Neighbor, std::vector<Neighbor>, decltype(worse)> heap(worse);
-  for (int64_t r = 0; r < vectors_->rows; ++r) {
-    const float* v = vectors_->row(r);
-    float s = 0.0f;
-    for (int32_t j = 0; j < vectors_->dim; ++j) s += v[j] * query[j];
+  for (int64_t r = 0; r < vectors_.rows; ++r) {
+    const float* v = vectors_.row(r);
+    const float s = InnerProduct(v, query.data(), static_cast<size_t>(vectors_.dim));
     if (static_cast<int>(heap.size()) < k) {
       heap.push({r, s});
     } else if (s > heap.top().score) {

@@ -47,22 +47,27 @@ class EmbeddingIndex {
   // neighbours of query i. Default: one Search per query.
   virtual absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
       absl::Span<const float> queries, int k, const SearchParams& params) const;
+
+  // The indexed vectors (size() x dimension(), row-major) when the index keeps its own copy,
+  // else nullptr. Valid for the index's lifetime.
+  virtual const float* stored_vectors() const { return nullptr; }
 };
 
 // Brute-force inner product over a borrowed matrix, without FAISS. Used as the ground truth
 // in recall measurements and as the index in unit tests.
-// REQUIRES: `vectors` outlives the index.
+// REQUIRES: the viewed vectors outlive the index.
 class ExactIndex : public EmbeddingIndex {
  public:
-  explicit ExactIndex(const Matrix* vectors) : vectors_(vectors) {}
-  int32_t dimension() const override { return vectors_->dim; }
-  int64_t size() const override { return vectors_->rows; }
+  explicit ExactIndex(MatrixView vectors) : vectors_(vectors) {}
+  explicit ExactIndex(const Matrix* vectors) : vectors_(*vectors) {}
+  int32_t dimension() const override { return vectors_.dim; }
+  int64_t size() const override { return vectors_.rows; }
   std::string type() const override { return "exact"; }
   absl::StatusOr<std::vector<Neighbor>> Search(absl::Span<const float> query, int k,
                                                const SearchParams& params) const override;
 
  private:
-  const Matrix* vectors_;
+  MatrixView vectors_;
 };
 
 }  // namespace encore::index

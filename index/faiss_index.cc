@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "absl/strings/str_cat.h"
+#include "index/simd_distance.h"
 
 namespace encore::index {
 namespace {
@@ -38,7 +39,17 @@ FaissIndex::~FaissIndex() = default;
 int32_t FaissIndex::dimension() const { return static_cast<int32_t>(index_->d); }
 int64_t FaissIndex::size() const { return index_->ntotal; }
 
-absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Build(const Matrix& vectors,
+const float* FaissIndex::stored_vectors() const {
+  const faiss::Index* storage = index_.get();
+  if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(storage)) storage = hnsw->storage;
+  const auto* flat = dynamic_cast<const faiss::IndexFlat*>(storage);
+  if (flat == nullptr || flat->code_size != sizeof(float) * static_cast<size_t>(flat->d)) {
+    return nullptr;
+  }
+  return flat->get_xb();
+}
+
+absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Build(MatrixView vectors,
                                                               const IndexOptions& options) {
   const std::string type = ResolveIndexType(options, vectors.rows);
   if (vectors.dim <= 0) return absl::InvalidArgumentError("index dimension must be positive");
@@ -59,12 +70,14 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Build(const Matrix& vect
       return absl::InvalidArgumentError(
           absl::StrCat("unknown index type '", type, "' (want auto, flat or hnsw)"));
     }
-    if (vectors.rows > 0) index->add(vectors.rows, vectors.data.data());
+    if (vectors.rows > 0) index->add(vectors.rows, vectors.data);
     return std::unique_ptr<FaissIndex>(new FaissIndex(std::move(index), type, options.ef_search));
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("FAISS build failed: ", e.what()));
   }
 }
+
+std::string FaissIndex::DistanceKernel() { return DistanceKernelName(); }
 
 absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Load(const std::string& path,
                                                              int32_t expected_dim,

@@ -39,13 +39,17 @@ class FaissIndex : public EmbeddingIndex {
   ~FaissIndex() override;
 
   // Builds an index over `vectors` (copied into FAISS). Building HNSW uses all OpenMP threads.
-  static absl::StatusOr<std::unique_ptr<FaissIndex>> Build(const Matrix& vectors,
+  static absl::StatusOr<std::unique_ptr<FaissIndex>> Build(MatrixView vectors,
                                                            const IndexOptions& options);
   // Loads an index written by Save(). Verifies dimension and row count.
   static absl::StatusOr<std::unique_ptr<FaissIndex>> Load(const std::string& path,
                                                           int32_t expected_dim,
                                                           int64_t expected_rows,
                                                           const IndexOptions& options);
+  // The distance kernel FAISS runs with in this process: "avx2+fma" or "scalar"
+  // (index/simd_distance.h).
+  static std::string DistanceKernel();
+
   // Writes the index to `path`.
   absl::Status Save(const std::string& path) const;
 
@@ -56,6 +60,8 @@ class FaissIndex : public EmbeddingIndex {
                                                const SearchParams& params) const override;
   absl::StatusOr<std::vector<std::vector<Neighbor>>> SearchBatch(
       absl::Span<const float> queries, int k, const SearchParams& params) const override;
+  // The raw float storage of the flat index or of the HNSW index's flat storage.
+  const float* stored_vectors() const override;
 
  private:
   FaissIndex(std::unique_ptr<faiss::Index> index, std::string type, int default_ef);

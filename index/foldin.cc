@@ -2,6 +2,7 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 
 namespace encore::index {
@@ -16,17 +17,24 @@ float Confidence::Of(double weight) const {
   return static_cast<float>(1.0 + alpha * f);
 }
 
-std::vector<float> Gramian(const Matrix& y, double regularization) {
+std::vector<float> Gramian(MatrixView y, double regularization) {
   const int k = y.dim;
-  Eigen::Map<const RowMajor> Y(y.data.data(), y.rows, k);
-  Eigen::MatrixXd g = Y.cast<double>().transpose() * Y.cast<double>();
+  // Accumulated in double, a block of rows at a time (a double copy of a 1M-row matrix would
+  // be a transient 320 MB at load).
+  constexpr int64_t kBlock = 4096;
+  Eigen::MatrixXd g = Eigen::MatrixXd::Zero(k, k);
+  for (int64_t r = 0; r < y.rows; r += kBlock) {
+    const int64_t n = std::min(kBlock, y.rows - r);
+    Eigen::MatrixXd block = Eigen::Map<const RowMajor>(y.row(r), n, k).cast<double>();
+    g.noalias() += block.transpose() * block;
+  }
   g.diagonal().array() += regularization;
   std::vector<float> out(static_cast<size_t>(k) * k);
   Eigen::Map<RowMajor>(out.data(), k, k) = g.cast<float>();
   return out;
 }
 
-std::vector<float> FoldIn(const Matrix& y, const std::vector<float>& gram,
+std::vector<float> FoldIn(MatrixView y, const std::vector<float>& gram,
                           const std::vector<FoldInTerm>& terms) {
   const int k = y.dim;
   const Eigen::Index n = static_cast<Eigen::Index>(terms.size());

@@ -31,7 +31,7 @@ struct FoldInModel {
 };
 
 // Y'Y + lambda I for item factors Y (rows x k): row-major k x k.
-std::vector<float> Gramian(const Matrix& item_factors, double regularization);
+std::vector<float> Gramian(MatrixView item_factors, double regularization);
 
 // One observed item for the fold-in: its row in Y, its total confidence c >= 0 and its
 // preference p (1 = liked/played, 0 = explicitly not wanted).
@@ -43,7 +43,7 @@ struct FoldInTerm {
 
 // Solves x = (Y'Y + lambda I + sum_i (c_i - 1) y_i y_i')^-1 sum_i c_i p_i y_i exactly (Cholesky),
 // the same step as implicit's recalculate_user. `gram` = Gramian(Y, lambda). Returns k floats.
-std::vector<float> FoldIn(const Matrix& item_factors, const std::vector<float>& gram,
+std::vector<float> FoldIn(MatrixView item_factors, const std::vector<float>& gram,
                           const std::vector<FoldInTerm>& terms);
 
 }  // namespace encore::index

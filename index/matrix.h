@@ -23,6 +23,24 @@ struct Matrix {
   absl::Span<const float> row_span(int64_t r) const { return {row(r), static_cast<size_t>(dim)}; }
 };
 
+// A borrowed, read-only rows x dim row-major float32 matrix: a Matrix, or vectors that live
+// inside an index (a prebuilt FAISS index keeps its own copy, so the catalog reads from it
+// instead of holding a second one). REQUIRES: the storage outlives the view.
+struct MatrixView {
+  const float* data = nullptr;
+  int64_t rows = 0;
+  int32_t dim = 0;
+
+  MatrixView() = default;
+  MatrixView(const float* d, int64_t r, int32_t k) : data(d), rows(r), dim(k) {}
+  // Implicit: every reader of a Matrix reads a view of it.
+  MatrixView(const Matrix& m)  // NOLINT(google-explicit-constructor)
+      : data(m.data.data()), rows(m.rows), dim(m.dim) {}
+
+  const float* row(int64_t r) const { return data + r * dim; }
+  absl::Span<const float> row_span(int64_t r) const { return {row(r), static_cast<size_t>(dim)}; }
+};
+
 // Reads a numpy .npy file holding a 2-D little-endian float32 ('<f4'), C-order array.
 // Every header field is checked; any other dtype, order or shape is INVALID_ARGUMENT, and
 // non-finite values are rejected.

@@ -9,6 +9,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "index/faiss_index.h"
 #include "index/snapshot_manager.h"
 #include "server/server.h"
 #include "storage/event_import.h"
@@ -142,7 +143,8 @@ int main(int argc, char** argv) {
   if (absl::Status s = snapshots.LoadAndSwap(*first); !s.ok()) return Fail(s.ToString());
   auto catalog = snapshots.Current();
   Log(absl::StrCat("serving catalog ", catalog->version(), " from ", *first, " (", catalog->size(),
-                   " items) loaded in ", absl::FormatDuration(absl::Now() - load_start)));
+                   " items) loaded in ", absl::FormatDuration(absl::Now() - load_start),
+                   "; distance kernel ", encore::index::FaissIndex::DistanceKernel()));
 
   const int poll = absl::GetFlag(FLAGS_snapshot_poll_seconds);
   absl::Time next_poll = absl::Now() + absl::Seconds(poll);

@@ -70,6 +70,49 @@ TEST_F(SnapshotTest, LoadsGoodSnapshot) {
   for (int j = 0; j < 40; ++j) EXPECT_NEAR(catalog->artists().vectors.row(0)[j], mean[j], 1e-4);
 }
 
+// A prebuilt FAISS index keeps its own copy of the vectors: the catalog serves from that one
+// and frees the copy it read from the .npy file.
+TEST_F(SnapshotTest, KeepsOneCopyOfTheVectors) {
+  const std::string dir = Publish("v1");
+  ASSERT_OK_AND_ASSIGN(auto catalog, Catalog::Load(dir, {}));
+  const EmbeddingSpace* music = catalog->space(kMusicSpace);
+  ASSERT_NE(music, nullptr);
+  EXPECT_TRUE(music->owned_vectors.data.empty());
+  EXPECT_EQ(music->vectors.data, music->index->stored_vectors());
+  ASSERT_OK_AND_ASSIGN(Matrix on_disk, ReadNpy(dir + "/music.npy"));
+  EXPECT_TRUE(std::equal(on_disk.data.begin(), on_disk.data.end(), music->vectors.data));
+}
+
+// An index whose vectors differ from the snapshot's vectors file (both with valid checksums, so
+// only the comparison can tell) is refused.
+TEST(CatalogBuildTest, RefusesAnIndexBuiltFromOtherVectors) {
+  auto parts_with = [](std::vector<float> index_data) {
+    CatalogParts parts;
+    parts.version = "v";
+    for (const char* id : {"a", "b"}) {
+      Item item;
+      item.id = id;
+      item.kind = v1::TRACK;
+      parts.items.push_back(item);
+    }
+    Matrix m;
+    m.dim = 2;
+    m.rows = 2;
+    m.data = {1, 0, 0, 1};
+    parts.space_vectors[kMusicSpace] = m;
+    Matrix other = m;
+    other.data = std::move(index_data);
+    IndexOptions o;
+    o.type = "flat";
+    parts.prebuilt[kMusicSpace] = std::move(FaissIndex::Build(other, o).value());
+    return parts;
+  };
+  EXPECT_TRUE(Catalog::Build(parts_with({1, 0, 0, 1}), {}).ok());
+  auto bad = Catalog::Build(parts_with({1, 0, 0.5f, 1}), {});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(bad.status().message().find("other vectors"), std::string::npos) << bad.status();
+}
+
 TEST_F(SnapshotTest, BuildsIndexWhenSnapshotHasNone) {
   const std::string dir = Publish("v1", /*prebuild=*/false);
   EXPECT_FALSE(fs::exists(dir + "/music.faiss"));

@@ -67,9 +67,9 @@ class TempDir {
 inline index::CatalogOptions ExactCatalogOptions() {
   index::CatalogOptions o;
   o.index_factory =
-      [](const index::Matrix& m,
+      [](index::MatrixView m,
          const index::IndexOptions&) -> absl::StatusOr<std::unique_ptr<index::EmbeddingIndex>> {
-    return std::unique_ptr<index::EmbeddingIndex>(std::make_unique<index::ExactIndex>(&m));
+    return std::unique_ptr<index::EmbeddingIndex>(std::make_unique<index::ExactIndex>(m));
   };
   return o;
 }
