@@ -8,6 +8,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "index/faiss_index.h"
 #include "index/snapshot_manager.h"
@@ -71,6 +72,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "encore-server --snapshot_dir=DIR --history_dir=DIR [--port=50051] [--metrics_port=9464]");
   absl::ParseCommandLine(argc, argv);
+  // Debian's Abseil keeps absl::Mutex deadlock detection on; gRPC locks absl::Mutexes on every
+  // call, and the lock-graph bookkeeping showed in server profiles. It is a debugging aid.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using encore::index::SnapshotManager;
 
   // Signals are taken synchronously by the main loop; block them before any thread starts.
