@@ -30,9 +30,9 @@ struct Fixture {
     o.tracks = kTracks;
     o.users = 5000;
     data = offline::GenerateSynthetic(o);
-    std::vector<index::Item> items;
+    std::vector<index::ItemSpec> items;
     for (const auto& rec : data.snapshot.items) {
-      index::Item item;
+      index::ItemSpec item;
       item.id = rec.id();
       item.kind = rec.kind();
       item.artist_id = rec.artist_id();
@@ -114,7 +114,7 @@ void BM_Filters(benchmark::State& state) {
   const auto& c = *F().flat;
   recommend::CandidateFilter::Request r;
   r.now_ms = kJuly;
-  r.listener = c.item(0).families;
+  r.listener.assign(c.item(0).families.begin(), c.item(0).families.end());
   auto filter = *recommend::CandidateFilter::Create(c, {}, r);
   recommend::FilterStats stats;
   for (auto _ : state) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
@@ -19,7 +20,7 @@ absl::StatusOr<std::unique_ptr<EmbeddingIndex>> MakeIndex(const CatalogOptions& 
   return std::unique_ptr<EmbeddingIndex>(std::move(index));
 }
 
-absl::Status CheckItem(const Item& item, size_t pos) {
+absl::Status CheckItem(const ItemSpec& item, size_t pos) {
   if (item.id.empty()) return absl::DataLossError(absl::StrCat("item ", pos, " has an empty id"));
   if (item.kind == v1::ITEM_KIND_UNSPECIFIED || !v1::ItemKind_IsValid(item.kind)) {
     return absl::DataLossError(absl::StrCat("item '", item.id, "' has an invalid kind"));
@@ -31,17 +32,35 @@ absl::Status CheckItem(const Item& item, size_t pos) {
   return absl::OkStatus();
 }
 
-Item FromRecord(const v1::ItemRecord& rec) {
-  Item item;
-  item.id = rec.id();
-  item.kind = rec.kind();
-  item.artist_id = rec.artist_id();
-  item.name = rec.name();
-  item.tempo = rec.tempo();
-  item.energy = rec.energy();
-  item.popularity = rec.popularity();
-  for (const auto& t : rec.tags()) item.tags.push_back({t.tag(), t.weight()});
+// Moves the record's strings into a spec (the record is reused by the parser).
+ItemSpec FromRecord(v1::ItemRecord* rec) {
+  ItemSpec item;
+  item.id = std::move(*rec->mutable_id());
+  item.kind = rec->kind();
+  item.artist_id = std::move(*rec->mutable_artist_id());
+  item.name = std::move(*rec->mutable_name());
+  item.tempo = rec->tempo();
+  item.energy = rec->energy();
+  item.popularity = rec->popularity();
+  item.tags.reserve(rec->tags_size());
+  for (auto& t : *rec->mutable_tags())
+    item.tags.push_back({std::move(*t.mutable_tag()), t.weight()});
   return item;
+}
+
+// Reads the length-delimited item records of `path` into specs; checks the manifest's count.
+absl::Status ReadItemSpecs(const std::string& path, int64_t expected, std::vector<ItemSpec>* out) {
+  ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(path));
+  out->reserve(static_cast<size_t>(std::max<int64_t>(expected, 0)));
+  RETURN_IF_ERROR(ForEachItemRecord(bytes, path, [out](v1::ItemRecord* rec) {
+    out->push_back(FromRecord(rec));
+    return absl::OkStatus();
+  }));
+  if (static_cast<int64_t>(out->size()) != expected) {
+    return absl::DataLossError(
+        absl::StrCat(path, " holds ", out->size(), " items, manifest says ", expected));
+  }
+  return absl::OkStatus();
 }
 
 // Attaches an index (prebuilt or just built) to `space`. When the index keeps its own copy of the
@@ -77,22 +96,31 @@ std::string SpaceOfKind(v1::ItemKind kind) {
 absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Load(const std::string& dir,
                                                              const CatalogOptions& options) {
   ASSIGN_OR_RETURN(v1::SnapshotManifest manifest, ReadManifest(dir));
-  RETURN_IF_ERROR(VerifyFiles(dir, manifest));
-
   CatalogParts parts;
   parts.version = manifest.version();
   parts.source_dir = dir;
-  const std::string items_path = absl::StrCat(dir, "/", manifest.items_file());
-  ASSIGN_OR_RETURN(std::string item_bytes, common::ReadFile(items_path));
-  ASSIGN_OR_RETURN(std::vector<v1::ItemRecord> records, ParseItems(item_bytes, items_path));
-  if (static_cast<int64_t>(records.size()) != manifest.item_count()) {
-    return absl::DataLossError(absl::StrCat(items_path, " holds ", records.size(),
-                                            " items, manifest says ", manifest.item_count()));
-  }
-  parts.items.reserve(records.size());
-  for (const auto& rec : records) parts.items.push_back(FromRecord(rec));
-  records.clear();
 
+  // The item table is parsed on a second thread while this one verifies the checksums and reads
+  // the vectors, indexes and graph (the two halves take about as long; on 2 cores this nearly
+  // halves the time to ready). Nothing parsed is used unless every checksum matched, and a
+  // checksum error is reported in preference to any parse error it may have caused.
+  const std::string items_path = absl::StrCat(dir, "/", manifest.items_file());
+  absl::Status items_status;
+  std::thread items_thread([&items_path, &manifest, &parts, &items_status] {
+    items_status = ReadItemSpecs(items_path, manifest.item_count(), &parts.items);
+  });
+  absl::Status rest = LoadSpacesAndGraph(dir, manifest, options, &parts);
+  items_thread.join();
+  RETURN_IF_ERROR(rest);
+  RETURN_IF_ERROR(items_status);
+  return Build(std::move(parts), options);
+}
+
+absl::Status Catalog::LoadSpacesAndGraph(const std::string& dir,
+                                         const v1::SnapshotManifest& manifest,
+                                         const CatalogOptions& options, CatalogParts* out) {
+  CatalogParts& parts = *out;
+  RETURN_IF_ERROR(VerifyFiles(dir, manifest));
   for (const auto& space : manifest.spaces()) {
     const std::string path = absl::StrCat(dir, "/", space.vectors_file());
     ASSIGN_OR_RETURN(Matrix m, ReadNpy(path));
@@ -126,7 +154,7 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Load(const std::string& 
     }
     ASSIGN_OR_RETURN(parts.graph, KnowledgeGraph::FromProto(proto));
   }
-  return Build(std::move(parts), options);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts,
@@ -135,8 +163,8 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
   c->version_ = std::move(parts.version);
   c->source_dir_ = std::move(parts.source_dir);
   c->loaded_at_ms_ = common::NowMs();
-  c->items_ = std::move(parts.items);
-  c->by_id_.reserve(c->items_.size());
+  RETURN_IF_ERROR(c->BuildItems(parts.items, std::move(parts.graph)));
+  parts.items = std::vector<ItemSpec>();  // release the specs' memory before the indexes load
 
   absl::flat_hash_map<std::string, int32_t> space_ids;
   for (auto& [name, matrix] : parts.space_vectors) {
@@ -152,10 +180,6 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
   }
   for (size_t i = 0; i < c->items_.size(); ++i) {
     Item& item = c->items_[i];
-    RETURN_IF_ERROR(CheckItem(item, i));
-    if (!c->by_id_.emplace(item.id, static_cast<ItemId>(i)).second) {
-      return absl::DataLossError(absl::StrCat("duplicate item id '", item.id, "'"));
-    }
     const std::string space_name = SpaceOfKind(item.kind);
     auto it = space_ids.find(space_name);
     if (it == space_ids.end()) {
@@ -166,7 +190,6 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
     item.space = it->second;
     item.row = static_cast<int64_t>(space.row_to_item.size());
     space.row_to_item.push_back(static_cast<ItemId>(i));
-    c->popular_by_kind_[item.kind].push_back(static_cast<ItemId>(i));
     c->max_popularity_ = std::max(c->max_popularity_, item.popularity);
   }
   for (auto& space : c->spaces_) {
@@ -184,50 +207,150 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
       RETURN_IF_ERROR(AttachIndex(std::move(index), space.get()));
     }
   }
-  for (auto& [kind, ids] : c->popular_by_kind_) {
-    const auto& items = c->items_;
-    std::stable_sort(ids.begin(), ids.end(), [&items](ItemId a, ItemId b) {
-      return items[a].popularity > items[b].popularity;
+  // Most popular first; ties by table order. Sorting (kind, -popularity, id) keys is several
+  // times faster than a stable sort of ids that reads the item table in the comparator.
+  {
+    struct Key {
+      int kind;
+      float popularity;
+      ItemId id;
+    };
+    std::vector<Key> keys(c->items_.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      keys[i] = {c->items_[i].kind, c->items_[i].popularity, static_cast<ItemId>(i)};
+    }
+    std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+      if (a.kind != b.kind) return a.kind < b.kind;
+      if (a.popularity != b.popularity) return a.popularity > b.popularity;
+      return a.id < b.id;
     });
+    for (const Key& k : keys) c->popular_by_kind_[k.kind].push_back(k.id);
   }
   RETURN_IF_ERROR(c->BuildArtists(options));
-  c->BuildProfiles(std::move(parts.graph));
   return std::shared_ptr<const Catalog>(std::move(c));
+}
+
+absl::Status Catalog::BuildItems(std::vector<ItemSpec>& specs,
+                                 std::optional<KnowledgeGraph> graph) {
+  // Validate, and size the string storage so the views below never move.
+  size_t string_bytes = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    RETURN_IF_ERROR(CheckItem(specs[i], i));
+    string_bytes += specs[i].id.size() + specs[i].artist_id.size() + specs[i].name.size();
+  }
+  if (graph) {
+    graph_ = *std::move(graph);
+  } else {
+    // Older or hand-made snapshots: normalise tags and derive the graph here.
+    const TaxonomyRules& rules = DefaultTaxonomyRules();
+    std::vector<std::vector<std::string>> item_tags(specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) {
+      for (auto& t : specs[i].tags) {
+        t.name = NormalizeTag(t.name, rules);
+        item_tags[i].push_back(t.name);
+      }
+    }
+    graph_ = KnowledgeGraph::Build(item_tags, rules);
+  }
+
+  item_strings_.reserve(string_bytes);
+  items_.resize(specs.size());
+  // Offsets first, views after: the tag and family vectors grow while this loop runs.
+  struct Ranges {
+    uint32_t tags_begin, families_begin;
+  };
+  std::vector<Ranges> ranges(specs.size() + 1);
+  std::vector<std::pair<int32_t, float>> weighted;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    ItemSpec& spec = specs[i];
+    Item& item = items_[i];
+    auto keep = [this](const std::string& s) {
+      const size_t at = item_strings_.size();
+      item_strings_.append(s);
+      return absl::string_view(item_strings_.data() + at, s.size());
+    };
+    item.id = keep(spec.id);
+    item.artist_id = keep(spec.artist_id);
+    item.name = keep(spec.name);
+    item.kind = spec.kind;
+    item.tempo = spec.tempo;
+    item.energy = spec.energy;
+    item.popularity = spec.popularity;
+
+    ranges[i] = {static_cast<uint32_t>(item_tag_ids_.size()),
+                 static_cast<uint32_t>(item_families_.size())};
+    weighted.clear();
+    for (const auto& t : spec.tags) {
+      item_tag_ids_.push_back(graph_.TagId(t.name));
+      weighted.emplace_back(item_tag_ids_.back(), t.weight);
+    }
+    for (const FamilyWeight& fw : graph_.ProfileOf(weighted)) {
+      item_families_.push_back(fw);
+      if (graph_.IsSeasonal(fw.family) && fw.weight >= 0.5f) item.seasonal_family = fw.family;
+    }
+    if (item_tag_ids_.size() > UINT32_MAX || item_families_.size() > UINT32_MAX) {
+      return absl::ResourceExhaustedError("too many item tags for one catalog");
+    }
+  }
+  ranges[specs.size()] = {static_cast<uint32_t>(item_tag_ids_.size()),
+                          static_cast<uint32_t>(item_families_.size())};
+  item_tag_ids_.shrink_to_fit();
+  item_families_.shrink_to_fit();
+  by_id_.reserve(items_.size());
+  for (size_t i = 0; i < items_.size(); ++i) {
+    Item& item = items_[i];
+    item.tag_ids = absl::MakeConstSpan(item_tag_ids_.data() + ranges[i].tags_begin,
+                                       ranges[i + 1].tags_begin - ranges[i].tags_begin);
+    item.families = absl::MakeConstSpan(item_families_.data() + ranges[i].families_begin,
+                                        ranges[i + 1].families_begin - ranges[i].families_begin);
+    if (!by_id_.emplace(item.id, static_cast<ItemId>(i)).second) {
+      return absl::DataLossError(absl::StrCat("duplicate item id '", item.id, "'"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Catalog::BuildArtists(const CatalogOptions& options) {
   const EmbeddingSpace* music = space(kMusicSpace);
   if (music == nullptr) return absl::OkStatus();
-  auto slot = [this](const std::string& id) {
+  auto slot = [this](absl::string_view id) {
     auto [it, inserted] = artists_.by_id.emplace(id, static_cast<int32_t>(artists_.artists.size()));
-    if (inserted) artists_.artists.push_back(Artist{id, "", {}, std::nullopt});
+    if (inserted) artists_.artists.push_back(Artist{std::string(id), "", {}, std::nullopt});
     return it->second;
   };
+  // One pass in table order (items and their vector rows are read sequentially; the per-artist
+  // sums stay cache-resident): track vectors are summed into their artist's row.
+  const int32_t dim = music->vectors.dim;
+  std::vector<float>& sums = artists_.vectors.data;
   for (ItemId i = 0; i < size(); ++i) {
     const Item& item = items_[i];
+    int32_t a = -1;
     if (item.kind == v1::ARTIST) {
-      Artist& a = artists_.artists[slot(item.id)];
-      a.as_item = i;
-      a.name = item.name;
+      a = slot(item.id);
+      artists_.artists[a].as_item = i;
+      artists_.artists[a].name = std::string(item.name);
     } else if (item.kind == v1::TRACK && !item.artist_id.empty()) {
-      artists_.artists[slot(item.artist_id)].items.push_back(i);
+      a = slot(item.artist_id);
+      artists_.artists[a].items.push_back(i);
+    } else {
+      continue;
+    }
+    sums.resize(artists_.artists.size() * static_cast<size_t>(dim), 0.0f);
+    if (item.kind == v1::TRACK && !artists_.artists[a].as_item) {
+      const float* v = vector(i).data();
+      float* out = sums.data() + static_cast<size_t>(a) * dim;
+      for (int32_t j = 0; j < dim; ++j) out[j] += v[j];
     }
   }
-  const int32_t dim = music->vectors.dim;
   artists_.vectors.rows = static_cast<int64_t>(artists_.artists.size());
   artists_.vectors.dim = dim;
-  artists_.vectors.data.assign(static_cast<size_t>(artists_.vectors.rows) * dim, 0.0f);
   for (size_t a = 0; a < artists_.artists.size(); ++a) {
     const Artist& artist = artists_.artists[a];
     float* out = artists_.vectors.mutable_row(static_cast<int64_t>(a));
-    if (artist.as_item) {
+    if (artist.as_item) {  // the ARTIST item's own vector wins over the mean of its tracks
       auto v = vector(*artist.as_item);
       std::copy(v.begin(), v.end(), out);
       continue;
-    }
-    for (ItemId t : artist.items) {
-      auto v = vector(t);
-      for (int32_t j = 0; j < dim; ++j) out[j] += v[j];
     }
     const float inv = 1.0f / static_cast<float>(std::max<size_t>(artist.items.size(), 1));
     for (int32_t j = 0; j < dim; ++j) out[j] *= inv;
@@ -236,36 +359,6 @@ absl::Status Catalog::BuildArtists(const CatalogOptions& options) {
     ASSIGN_OR_RETURN(artists_.index, MakeIndex(options, artists_.vectors));
   }
   return absl::OkStatus();
-}
-
-void Catalog::BuildProfiles(std::optional<KnowledgeGraph> graph) {
-  if (graph) {
-    graph_ = *std::move(graph);
-  } else {
-    // Older or hand-made snapshots: normalise tags and derive the graph here.
-    const TaxonomyRules& rules = DefaultTaxonomyRules();
-    std::vector<std::vector<std::string>> item_tags(items_.size());
-    for (size_t i = 0; i < items_.size(); ++i) {
-      for (auto& t : items_[i].tags) {
-        t.name = NormalizeTag(t.name, rules);
-        item_tags[i].push_back(t.name);
-      }
-    }
-    graph_ = KnowledgeGraph::Build(item_tags, rules);
-  }
-  for (Item& item : items_) {
-    std::vector<std::pair<int32_t, float>> weighted;
-    item.tag_ids.clear();
-    for (const auto& t : item.tags) {
-      item.tag_ids.push_back(graph_.TagId(t.name));
-      weighted.emplace_back(item.tag_ids.back(), t.weight);
-    }
-    item.families = graph_.ProfileOf(weighted);
-    item.seasonal_family = -1;
-    for (const auto& fw : item.families) {
-      if (graph_.IsSeasonal(fw.family) && fw.weight >= 0.5f) item.seasonal_family = fw.family;
-    }
-  }
 }
 
 std::optional<ItemId> Catalog::Find(absl::string_view external_id) const {

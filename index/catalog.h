@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "encore/v1/recommender.pb.h"
+#include "encore/v1/snapshot.pb.h"
 #include "index/embedding_index.h"
 #include "index/faiss_index.h"
 #include "index/foldin.h"
@@ -37,7 +38,8 @@ struct Tag {
   float weight = 0.0f;
 };
 
-struct Item {
+// An item as a snapshot record or a test describes it: owns its strings. Input to Catalog::Build.
+struct ItemSpec {
   std::string id;  // stable external id
   v1::ItemKind kind = v1::TRACK;
   std::string artist_id;
@@ -46,12 +48,23 @@ struct Item {
   float tempo = 0.0f;    // BPM, 0 = unknown
   float energy = -1.0f;  // 0..1, negative = unknown
   float popularity = 0.0f;
-  int32_t space = -1;  // index into Catalog::spaces()
-  int64_t row = -1;    // row in that space's matrix
-  // Filled at load from the knowledge graph:
-  std::vector<int32_t> tag_ids;  // parallel to tags; -1 for tags the graph does not know
-  FamilyProfile families;        // weighted genre families, heaviest first
+};
+
+// An item of a loaded catalog. Compact (a 1M-item catalog is dominated by its item table): the
+// strings and lists are views into storage the Catalog owns, valid for the Catalog's lifetime.
+struct Item {
+  absl::string_view id;  // stable external id
+  absl::string_view artist_id;
+  absl::string_view name;
+  absl::Span<const int32_t> tag_ids;        // knowledge-graph tag ids; -1 = unknown tag
+  absl::Span<const FamilyWeight> families;  // weighted genre families, heaviest first
+  v1::ItemKind kind = v1::TRACK;
+  float tempo = 0.0f;    // BPM, 0 = unknown
+  float energy = -1.0f;  // 0..1, negative = unknown
+  float popularity = 0.0f;
+  int32_t space = -1;            // index into Catalog::spaces()
   int32_t seasonal_family = -1;  // a seasonal family holding >= half the profile, else -1
+  int64_t row = -1;              // row in that space's matrix
 };
 
 // Vectors of one space plus the index over them; row r belongs to item row_to_item[r].
@@ -97,7 +110,7 @@ struct CatalogOptions {
 struct CatalogParts {
   std::string version;
   std::string source_dir;
-  std::vector<Item> items;
+  std::vector<ItemSpec> items;
   std::map<std::string, Matrix> space_vectors;
   // Prebuilt indexes by space name (optional).
   std::map<std::string, std::unique_ptr<EmbeddingIndex>> prebuilt;
@@ -149,14 +162,22 @@ class Catalog {
 
  private:
   Catalog() = default;
+  // Verifies the snapshot's checksums, then reads its vectors, indexes and graph into `out`.
+  static absl::Status LoadSpacesAndGraph(const std::string& dir,
+                                         const v1::SnapshotManifest& manifest,
+                                         const CatalogOptions& options, CatalogParts* out);
+  absl::Status BuildItems(std::vector<ItemSpec>& specs, std::optional<KnowledgeGraph> graph);
   absl::Status BuildArtists(const CatalogOptions& options);
-  void BuildProfiles(std::optional<KnowledgeGraph> graph);
 
   std::string version_;
   std::string source_dir_;
   int64_t loaded_at_ms_ = 0;
   std::vector<Item> items_;
-  absl::flat_hash_map<std::string, ItemId> by_id_;
+  // Storage behind the items' views.
+  std::string item_strings_;
+  std::vector<int32_t> item_tag_ids_;
+  std::vector<FamilyWeight> item_families_;
+  absl::flat_hash_map<absl::string_view, ItemId> by_id_;
   std::vector<std::unique_ptr<EmbeddingSpace>> spaces_;
   std::map<int, std::vector<ItemId>> popular_by_kind_;
   float max_popularity_ = 0.0f;

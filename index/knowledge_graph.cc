@@ -485,7 +485,7 @@ FamilyProfile KnowledgeGraph::ProfileOf(const std::vector<std::pair<int32_t, flo
   return out;
 }
 
-float ProfileOverlap(const FamilyProfile& a, const FamilyProfile& b) {
+float ProfileOverlap(absl::Span<const FamilyWeight> a, absl::Span<const FamilyWeight> b) {
   float s = 0;
   for (const auto& x : a) {
     for (const auto& y : b) {
@@ -495,7 +495,7 @@ float ProfileOverlap(const FamilyProfile& a, const FamilyProfile& b) {
   return s;
 }
 
-void AccumulateProfile(const FamilyProfile& p, float weight, std::vector<float>* acc) {
+void AccumulateProfile(absl::Span<const FamilyWeight> p, float weight, std::vector<float>* acc) {
   for (const auto& fw : p) (*acc)[fw.family] += weight * fw.weight;
 }
 

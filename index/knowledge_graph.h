@@ -111,9 +111,9 @@ class KnowledgeGraph {
 };
 
 // Histogram intersection of two profiles: sum_f min(a_f, b_f), in [0, 1].
-float ProfileOverlap(const FamilyProfile& a, const FamilyProfile& b);
+float ProfileOverlap(absl::Span<const FamilyWeight> a, absl::Span<const FamilyWeight> b);
 // Adds `weight * p` into the dense accumulator `acc` (size num_families).
-void AccumulateProfile(const FamilyProfile& p, float weight, std::vector<float>* acc);
+void AccumulateProfile(absl::Span<const FamilyWeight> p, float weight, std::vector<float>* acc);
 // Dense accumulator -> normalised sparse profile (heaviest first).
 FamilyProfile ToProfile(const std::vector<float>& acc);
 

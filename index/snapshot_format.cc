@@ -96,27 +96,39 @@ std::string SerializeItems(const std::vector<v1::ItemRecord>& items) {
   return out;
 }
 
-absl::StatusOr<std::vector<v1::ItemRecord>> ParseItems(const std::string& bytes,
-                                                       const std::string& name) {
-  std::vector<v1::ItemRecord> items;
+absl::Status ForEachItemRecord(absl::string_view bytes, const std::string& name,
+                               const std::function<absl::Status(v1::ItemRecord*)>& fn) {
+  if (bytes.size() > static_cast<size_t>(INT32_MAX)) {
+    return absl::DataLossError(absl::StrCat(name, ": larger than 2 GiB"));
+  }
   google::protobuf::io::ArrayInputStream raw(bytes.data(), static_cast<int>(bytes.size()));
   google::protobuf::io::CodedInputStream coded(&raw);
   coded.SetTotalBytesLimit(INT32_MAX);
-  while (coded.CurrentPosition() < static_cast<int>(bytes.size())) {
+  v1::ItemRecord rec;
+  for (int64_t n = 0; coded.CurrentPosition() < static_cast<int>(bytes.size()); ++n) {
     uint32_t len = 0;
     if (!coded.ReadVarint32(&len)) {
-      return absl::DataLossError(
-          absl::StrCat(name, ": truncated record length at record ", items.size()));
+      return absl::DataLossError(absl::StrCat(name, ": truncated record length at record ", n));
     }
     auto limit = coded.PushLimit(static_cast<int>(len));
-    v1::ItemRecord rec;
-    if (!rec.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage() ||
+    rec.Clear();
+    if (!rec.MergeFromCodedStream(&coded) || !coded.ConsumedEntireMessage() ||
         coded.BytesUntilLimit() != 0) {
-      return absl::DataLossError(absl::StrCat(name, ": malformed record ", items.size()));
+      return absl::DataLossError(absl::StrCat(name, ": malformed record ", n));
     }
     coded.PopLimit(limit);
-    items.push_back(std::move(rec));
+    RETURN_IF_ERROR(fn(&rec));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::ItemRecord>> ParseItems(const std::string& bytes,
+                                                       const std::string& name) {
+  std::vector<v1::ItemRecord> items;
+  RETURN_IF_ERROR(ForEachItemRecord(bytes, name, [&items](v1::ItemRecord* rec) {
+    items.push_back(std::move(*rec));
+    return absl::OkStatus();
+  }));
   return items;
 }
 

@@ -10,10 +10,12 @@
 #ifndef ENCORE_INDEX_SNAPSHOT_FORMAT_H_
 #define ENCORE_INDEX_SNAPSHOT_FORMAT_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "encore/v1/snapshot.pb.h"
 
 namespace encore::index {
@@ -33,6 +35,10 @@ absl::StatusOr<std::string> ManifestToJson(const v1::SnapshotManifest& manifest)
 
 // Length-delimited ItemRecord stream <-> records.
 std::string SerializeItems(const std::vector<v1::ItemRecord>& items);
+// Calls `fn` with each record in order (the record may be moved from; it is reused). Stops at the
+// first error of `fn` or of the stream (DATA_LOSS naming `name` and the record number).
+absl::Status ForEachItemRecord(absl::string_view bytes, const std::string& name,
+                               const std::function<absl::Status(v1::ItemRecord*)>& fn);
 absl::StatusOr<std::vector<v1::ItemRecord>> ParseItems(const std::string& bytes,
                                                        const std::string& name);
 

@@ -68,9 +68,29 @@ absl::Status WriteAll(const std::string& dir, const SnapshotContents& contents,
   manifest.set_producer(contents.producer);
   manifest.set_items_file("items.pb");
   manifest.set_item_count(static_cast<int64_t>(contents.items.size()));
-  RETURN_IF_ERROR(
-      common::WriteFile(absl::StrCat(dir, "/items.pb"), index::SerializeItems(contents.items)));
-  RETURN_IF_ERROR(AddFile(dir, "items.pb", &manifest));
+  {
+    // Tags are stored normalised with the build's rules, and the taxonomy derived from them
+    // (with any curated rules) is written as graph.pb, so the server never re-derives it and
+    // `encore-build --taxonomy` takes effect.
+    std::vector<v1::ItemRecord> items = contents.items;
+    std::vector<std::vector<std::string>> item_tags(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      for (auto& t : *items[i].mutable_tags()) {
+        t.set_tag(index::NormalizeTag(t.tag(), options.taxonomy));
+        item_tags[i].push_back(t.tag());
+      }
+    }
+    const index::KnowledgeGraph graph = index::KnowledgeGraph::Build(item_tags, options.taxonomy);
+    item_tags.clear();
+    RETURN_IF_ERROR(
+        common::WriteFile(absl::StrCat(dir, "/items.pb"), index::SerializeItems(items)));
+    RETURN_IF_ERROR(AddFile(dir, "items.pb", &manifest));
+    items.clear();
+    manifest.set_graph_file("graph.pb");
+    RETURN_IF_ERROR(
+        common::WriteFile(absl::StrCat(dir, "/graph.pb"), graph.ToProto().SerializeAsString()));
+    RETURN_IF_ERROR(AddFile(dir, "graph.pb", &manifest));
+  }
   for (const auto& [name, matrix] : contents.spaces) {
     auto* space = manifest.add_spaces();
     space->set_name(name);

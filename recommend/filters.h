@@ -39,6 +39,9 @@ const char* FilterName(int kind);
 // Candidates removed per filter during one request.
 struct FilterStats {
   std::array<int64_t, kNumFilterKinds> removed{};
+  // Index searches run for the request: [0] first searches, [1] widened re-searches (taken when
+  // too few candidates passed the filters).
+  std::array<int64_t, 2> ann_searches{};
 };
 
 // Hard rejections are final; soft ones (coherence, sonic) may come back as backfill so a

@@ -45,6 +45,7 @@ absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace
   absl::flat_hash_set<ItemId> visited;
   for (int round = 0; round < kMaxSearchRounds && k > 0; ++round) {
     ASSIGN_OR_RETURN(auto hits, space.index->Search(query, static_cast<int>(k), params));
+    ++stats->ann_searches[round == 0 ? 0 : 1];
     for (const auto& h : hits) {
       const ItemId id = space.row_to_item[h.row];
       if (!visited.insert(id).second || excluded.contains(id) ||
@@ -161,11 +162,11 @@ std::string PopularReason(const Catalog& catalog, const index::Item& item) {
 
 void FillItem(const Catalog& catalog, ItemId id, float score, v1::RecommendedItem* out) {
   const index::Item& item = catalog.item(id);
-  out->set_item_id(item.id);
+  out->set_item_id(item.id.data(), item.id.size());
   out->set_kind(item.kind);
   out->set_score(score);
-  out->set_artist_id(item.artist_id);
-  out->set_name(item.name);
+  out->set_artist_id(item.artist_id.data(), item.artist_id.size());
+  out->set_name(item.name.data(), item.name.size());
 }
 
 absl::Status ValidateKinds(const google::protobuf::RepeatedField<int>& kinds,
@@ -394,7 +395,7 @@ absl::Status RecommendPipeline::SimilarItems(const Catalog& catalog,
   // The source item plays the seed: its families, season and sound steer the filters.
   CandidateFilter::Request fr;
   fr.now_ms = request.context().now_ms() > 0 ? request.context().now_ms() : options_.now_ms();
-  fr.listener = source.families;
+  fr.listener.assign(source.families.begin(), source.families.end());
   fr.seeds = {item};
   ASSIGN_OR_RETURN(CandidateFilter filter,
                    CandidateFilter::Create(

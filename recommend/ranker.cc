@@ -14,7 +14,7 @@ RankingOptions WithOverrides(RankingOptions base, const v1::RankingWeights& w) {
 }
 
 std::vector<Candidate> RankAndSelect(const index::Catalog& catalog, std::vector<Candidate> pool,
-                                     const index::FamilyProfile& listener,
+                                     absl::Span<const index::FamilyWeight> listener,
                                      const RankingOptions& options, int count, int max_per_artist,
                                      absl::flat_hash_map<std::string, int>* per_artist) {
   std::vector<Candidate> picks;

@@ -38,7 +38,7 @@ struct Candidate {
 // `max_per_artist` (0 = no cap) with the running counts in `per_artist`. Returns the picks in
 // pick order.
 std::vector<Candidate> RankAndSelect(const index::Catalog& catalog, std::vector<Candidate> pool,
-                                     const index::FamilyProfile& listener,
+                                     absl::Span<const index::FamilyWeight> listener,
                                      const RankingOptions& options, int count, int max_per_artist,
                                      absl::flat_hash_map<std::string, int>* per_artist);
 

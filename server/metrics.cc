@@ -51,6 +51,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                          .Help("Listening events written to the history store.")
                          .Register(*registry_)
                          .Add({});
+  auto& ann = prometheus::BuildCounter()
+                  .Name("encore_ann_searches_total")
+                  .Help(
+                      "Index searches by round: first, or widened because too few candidates "
+                      "passed the filters.")
+                  .Register(*registry_);
+  ann_first_ = &ann.Add({{"round", "first"}});
+  ann_widened_ = &ann.Add({{"round", "widened"}});
   filter_removals_ = &prometheus::BuildCounter()
                           .Name("encore_filter_removals_total")
                           .Help("Candidates removed by each recommendation filter.")
@@ -61,6 +69,11 @@ Metrics::~Metrics() = default;
 
 void Metrics::RecordFilterRemovals(const std::string& filter, int64_t n) {
   filter_removals_->Add({{"filter", filter}}).Increment(static_cast<double>(n));
+}
+
+void Metrics::RecordAnnSearches(int64_t first, int64_t widened) {
+  if (first > 0) ann_first_->Increment(static_cast<double>(first));
+  if (widened > 0) ann_widened_->Increment(static_cast<double>(widened));
 }
 
 absl::Status Metrics::Expose(const std::string& host, int port) {

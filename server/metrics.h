@@ -41,6 +41,8 @@ class Metrics {
   void RecordHistoryWrites(int64_t n);
   // Adds candidates removed by a filter ("coherence", "seasonal", ...).
   void RecordFilterRemovals(const std::string& filter, int64_t n);
+  // Adds index searches: first ones and widened re-searches.
+  void RecordAnnSearches(int64_t first, int64_t widened);
   // Publishes the serving catalog's version and item counts.
   void SetCatalog(const index::Catalog& catalog);
 
@@ -56,6 +58,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* catalog_info_;
   prometheus::Gauge* catalog_loaded_;
   prometheus::Counter* history_writes_;
+  prometheus::Counter* ann_first_;
+  prometheus::Counter* ann_widened_;
   prometheus::Family<prometheus::Counter>* filter_removals_;
   absl::Mutex mu_;
   prometheus::Gauge* current_info_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -118,6 +118,7 @@ class RecommenderImpl final : public v1::Recommender::CallbackService {
       if (stats.removed[k] > 0)
         metrics_->RecordFilterRemovals(recommend::FilterName(k), stats.removed[k]);
     }
+    metrics_->RecordAnnSearches(stats.ann_searches[0], stats.ann_searches[1]);
   }
 
   RequestRunner* runner_;

@@ -52,7 +52,9 @@ TEST_F(SnapshotTest, LoadsGoodSnapshot) {
   auto t1 = catalog->Find("t1");
   ASSERT_TRUE(t1.has_value());
   EXPECT_EQ(catalog->item(*t1).kind, v1::TRACK);
-  EXPECT_FALSE(catalog->item(*t1).tags.empty());
+  EXPECT_FALSE(catalog->item(*t1).tag_ids.empty());
+  EXPECT_FALSE(catalog->item(*t1).families.empty());
+  EXPECT_EQ(catalog->item(*t1).id, "t1");
   EXPECT_FALSE(catalog->Find("nope").has_value());
   // Popular list is sorted.
   auto pop = catalog->popular(v1::TRACK);
@@ -72,6 +74,50 @@ TEST_F(SnapshotTest, LoadsGoodSnapshot) {
 
 // A prebuilt FAISS index keeps its own copy of the vectors: the catalog serves from that one
 // and frees the copy it read from the .npy file.
+// The builder writes the knowledge graph (graph.pb, listed and checksummed in the manifest) built
+// with its rules, so a curated rule given at build time is what the server loads.
+TEST_F(SnapshotTest, WritesTheGraphBuiltWithCuratedRules) {
+  offline::SnapshotContents contents;
+  contents.version = "g1";
+  const std::vector<std::pair<std::string, std::string>> tagged = {
+      {"i1", "Grunge"}, {"i2", "metal"}, {"i3", "rock"}, {"i4", "xmas"}};
+  Matrix m;
+  m.dim = 2;
+  for (const auto& [id, tag] : tagged) {
+    v1::ItemRecord rec;
+    rec.set_id(id);
+    rec.set_kind(v1::TRACK);
+    auto* t = rec.add_tags();
+    t->set_tag(tag);
+    t->set_weight(1.0f);
+    contents.items.push_back(rec);
+    m.data.insert(m.data.end(), {1.0f, static_cast<float>(m.rows)});
+    ++m.rows;
+  }
+  contents.spaces[kMusicSpace] = m;
+  offline::BuildOptions b;
+  ASSERT_OK_AND_ASSIGN(TaxonomyRules curated, ParseTaxonomyRules("parent: grunge = metal\n", "t"));
+  b.taxonomy = MergeRules(DefaultTaxonomyRules(), curated);
+  ASSERT_OK_AND_ASSIGN(std::string dir, offline::PublishSnapshot(tmp_.Sub("g"), contents, b));
+  ASSERT_OK_AND_ASSIGN(v1::SnapshotManifest manifest, ReadManifest(dir));
+  EXPECT_EQ(manifest.graph_file(), "graph.pb");
+  EXPECT_TRUE(std::any_of(manifest.files().begin(), manifest.files().end(),
+                          [](const auto& f) { return f.name() == "graph.pb"; }));
+  ASSERT_OK_AND_ASSIGN(auto catalog, Catalog::Load(dir, {}));
+  const KnowledgeGraph& g = catalog->graph();
+  const int32_t grunge = g.TagId("grunge");  // stored normalised
+  ASSERT_GE(grunge, 0);
+  EXPECT_TRUE(g.IsA(grunge, g.TagId("metal")));
+  EXPECT_EQ(catalog->item(*catalog->Find("i1")).tag_ids[0], grunge);
+  EXPECT_EQ(catalog->item(*catalog->Find("i4")).tag_ids[0], g.TagId("christmas"));  // alias
+  // Without the curated rule the two tags are unrelated.
+  ASSERT_OK_AND_ASSIGN(std::string plain,
+                       offline::PublishSnapshot(tmp_.Sub("p"), contents, offline::BuildOptions()));
+  ASSERT_OK_AND_ASSIGN(auto plain_catalog, Catalog::Load(plain, {}));
+  const KnowledgeGraph& pg = plain_catalog->graph();
+  EXPECT_FALSE(pg.IsA(pg.TagId("grunge"), pg.TagId("metal")));
+}
+
 TEST_F(SnapshotTest, KeepsOneCopyOfTheVectors) {
   const std::string dir = Publish("v1");
   ASSERT_OK_AND_ASSIGN(auto catalog, Catalog::Load(dir, {}));
@@ -90,7 +136,7 @@ TEST(CatalogBuildTest, RefusesAnIndexBuiltFromOtherVectors) {
     CatalogParts parts;
     parts.version = "v";
     for (const char* id : {"a", "b"}) {
-      Item item;
+      ItemSpec item;
       item.id = id;
       item.kind = v1::TRACK;
       parts.items.push_back(item);
@@ -238,7 +284,7 @@ TEST(CatalogBuildTest, RejectsDuplicatesAndMismatchedRows) {
 
   CatalogParts parts;
   parts.version = "v";
-  Item item;
+  ItemSpec item;
   item.id = "t";
   item.kind = v1::TRACK;
   parts.items.push_back(item);

@@ -47,7 +47,8 @@ class FiltersTest : public ::testing::Test {
   FiltersTest() : catalog_(Tagged()) {}
   ItemId Id(const std::string& s) { return *catalog_->Find(s); }
   index::FamilyProfile ProfileOf(const std::string& item) {
-    return catalog_->item(Id(item)).families;
+    const auto& f = catalog_->item(Id(item)).families;
+    return index::FamilyProfile(f.begin(), f.end());
   }
   CandidateFilter Make(CandidateFilter::Request r, FilterOptions o = {}) {
     auto f = CandidateFilter::Create(*catalog_, o, std::move(r));

@@ -80,7 +80,7 @@ class CatalogBuilder {
   explicit CatalogBuilder(int dim) : dim_(dim) {}
   CatalogBuilder& Add(const std::string& id, v1::ItemKind kind, const std::string& artist,
                       std::vector<float> vec, float popularity = 1.0f) {
-    index::Item item;
+    index::ItemSpec item;
     item.id = id;
     item.kind = kind;
     item.artist_id = artist;
@@ -95,7 +95,7 @@ class CatalogBuilder {
   // Sets tags (name, weight), tempo and energy of the item added last.
   CatalogBuilder& With(std::vector<std::pair<std::string, float>> tags, float tempo = 0.0f,
                        float energy = -1.0f) {
-    index::Item& item = parts_.items.back();
+    index::ItemSpec& item = parts_.items.back();
     for (auto& [name, w] : tags) item.tags.push_back({name, w});
     item.tempo = tempo;
     item.energy = energy;
