@@ -1,11 +1,14 @@
 #include "common/file_util.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -41,12 +44,23 @@ class Fd {
 }  // namespace
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  return ReadFilePrefix(path, SIZE_MAX);
+}
+
+absl::StatusOr<std::string> ReadFilePrefix(const std::string& path, size_t max_bytes) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoStatus("cannot open", path);
   std::string out;
+  // Sized up front (one allocation, no regrowth copies); the loop still handles files that
+  // change size while being read.
+  struct stat st {};
+  if (::fstat(fd.get(), &st) == 0 && st.st_size > 0) {
+    out.reserve(std::min(static_cast<size_t>(st.st_size), max_bytes));
+  }
   char buf[1 << 16];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+  while (out.size() < max_bytes) {
+    const size_t want = std::min(sizeof(buf), max_bytes - out.size());
+    ssize_t n = ::read(fd.get(), buf, want);
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus("cannot read", path);
@@ -97,6 +111,14 @@ absl::StatusOr<FileDigest> DigestFile(const std::string& path) {
 
 std::string DigestBytes(absl::string_view data) {
   return absl::StrFormat("%016x", XXH3_64bits(data.data(), data.size()));
+}
+
+std::string DigestConcatenation(const std::vector<absl::string_view>& parts) {
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(),
+                                                                 &XXH3_freeState);
+  XXH3_64bits_reset(state.get());
+  for (absl::string_view p : parts) XXH3_64bits_update(state.get(), p.data(), p.size());
+  return absl::StrFormat("%016x", XXH3_64bits_digest(state.get()));
 }
 
 int64_t NowMs() {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -13,6 +14,8 @@ namespace encore::common {
 
 // Reads a whole file. NOT_FOUND when it does not exist.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
+// The first `max_bytes` bytes of a file (all of it when shorter).
+absl::StatusOr<std::string> ReadFilePrefix(const std::string& path, size_t max_bytes);
 
 // Writes `contents` to `path` (truncating) and fsyncs it.
 absl::Status WriteFile(const std::string& path, absl::string_view contents);
@@ -26,6 +29,8 @@ absl::StatusOr<FileDigest> DigestFile(const std::string& path);
 
 // XXH3-64 of a buffer, 16 lowercase hex digits.
 std::string DigestBytes(absl::string_view data);
+// The digest DigestFile would give a file holding `parts` one after another.
+std::string DigestConcatenation(const std::vector<absl::string_view>& parts);
 
 // Milliseconds since the Unix epoch (wall clock).
 int64_t NowMs();

@@ -63,6 +63,39 @@ absl::Status ReadItemSpecs(const std::string& path, int64_t expected, std::vecto
   return absl::OkStatus();
 }
 
+// Proves the .npy file at `path` holds exactly the index's vectors without reading its payload:
+// the manifest's digest of the file (already checked against the file) must equal the digest of
+// the file's header followed by the index's stored vectors. An index built from other vectors
+// than the snapshot's fails here (DATA_LOSS).
+absl::Status VectorsFileMatchesIndex(const std::string& path, const v1::SnapshotFile& entry,
+                                     const EmbeddingIndex& index) {
+  constexpr size_t kMaxNpyHeader = 65536 + 16;
+  ASSIGN_OR_RETURN(std::string head, common::ReadFilePrefix(path, kMaxNpyHeader));
+  auto header = ParseNpyHeader(head, path);
+  if (!header.ok()) return absl::DataLossError(header.status().message());
+  if (header->rows != index.size() || header->dim != index.dimension()) {
+    return absl::DataLossError(absl::StrCat(path, " is ", header->rows, "x", header->dim,
+                                            ", its index holds ", index.size(), "x",
+                                            index.dimension()));
+  }
+  const size_t payload = static_cast<size_t>(index.size()) * index.dimension() * sizeof(float);
+  if (static_cast<int64_t>(header->data_offset + payload) != entry.bytes()) {
+    return absl::DataLossError(absl::StrCat(path, ": manifest says ", entry.bytes(),
+                                            " bytes, header and index make ",
+                                            header->data_offset + payload));
+  }
+  const std::string digest = common::DigestConcatenation(
+      {absl::string_view(head.data(), header->data_offset),
+       absl::string_view(reinterpret_cast<const char*>(index.stored_vectors()), payload)});
+  if (digest != entry.xxh3()) {
+    return absl::DataLossError(absl::StrCat(
+        path, ": checksum mismatch against its prebuilt index's vectors (xxh3 of header + index ",
+        "vectors ", digest, ", manifest says ", entry.xxh3(),
+        "): the file is corrupt or the index was built from other vectors"));
+  }
+  return absl::OkStatus();
+}
+
 // Attaches an index (prebuilt or just built) to `space`. When the index keeps its own copy of the
 // vectors (FAISS flat and HNSW-flat do), the space reads them from there and frees its own copy,
 // after checking that the two are identical: one copy of the vectors in memory, and an index built
@@ -76,12 +109,17 @@ absl::Status AttachIndex(std::unique_ptr<EmbeddingIndex> index, EmbeddingSpace* 
   }
   if (const float* stored = index->stored_vectors(); stored != nullptr) {
     const size_t bytes = static_cast<size_t>(v.rows) * v.dim * sizeof(float);
-    if (bytes > 0 && std::memcmp(stored, v.data, bytes) != 0) {
+    // Load passes an empty matrix (rows and dim only) when it has already proven the index's
+    // vectors equal to the snapshot's (VectorsFileMatchesIndex).
+    const bool proven = space->owned_vectors.data.empty();
+    if (bytes > 0 && !proven && std::memcmp(stored, v.data, bytes) != 0) {
       return absl::DataLossError(absl::StrCat(
           "index of space '", space->name, "' was built from other vectors than the snapshot's"));
     }
     space->vectors = MatrixView(stored, v.rows, v.dim);
     space->owned_vectors = Matrix();
+  } else if (space->owned_vectors.data.empty() && v.rows > 0) {
+    return absl::InternalError(absl::StrCat("space '", space->name, "' has no vectors"));
   }
   space->index = std::move(index);
   return absl::OkStatus();
@@ -120,18 +158,34 @@ absl::Status Catalog::LoadSpacesAndGraph(const std::string& dir,
                                          const v1::SnapshotManifest& manifest,
                                          const CatalogOptions& options, CatalogParts* out) {
   CatalogParts& parts = *out;
+  // Every file's checksum is verified (streamed, nothing kept). A space with a prebuilt index is
+  // then served from the index's own copy of the vectors, proven equal to the .npy file by
+  // VectorsFileMatchesIndex without reading the file into memory.
   RETURN_IF_ERROR(VerifyFiles(dir, manifest));
   for (const auto& space : manifest.spaces()) {
     const std::string path = absl::StrCat(dir, "/", space.vectors_file());
-    ASSIGN_OR_RETURN(Matrix m, ReadNpy(path));
+    Matrix m;
+    if (!space.index_file().empty()) {
+      ASSIGN_OR_RETURN(auto idx, FaissIndex::Load(absl::StrCat(dir, "/", space.index_file()),
+                                                  space.dimension(), space.count(), options.index));
+      const v1::SnapshotFile* entry = FindFileEntry(manifest, space.vectors_file());
+      if (entry == nullptr) {
+        return absl::DataLossError(absl::StrCat(path, " has no checksum entry"));
+      }
+      if (idx->stored_vectors() != nullptr) {
+        RETURN_IF_ERROR(VectorsFileMatchesIndex(path, *entry, *idx));
+        m.rows = space.count();  // rows and dim only: the data stays in the index
+        m.dim = space.dimension();
+      } else {
+        ASSIGN_OR_RETURN(m, ReadNpy(path));
+      }
+      parts.prebuilt[space.name()] = std::move(idx);
+    } else {
+      ASSIGN_OR_RETURN(m, ReadNpy(path));
+    }
     if (m.rows != space.count() || m.dim != space.dimension()) {
       return absl::DataLossError(absl::StrCat(path, " is ", m.rows, "x", m.dim, ", manifest says ",
                                               space.count(), "x", space.dimension()));
-    }
-    if (!space.index_file().empty()) {
-      ASSIGN_OR_RETURN(auto idx, FaissIndex::Load(absl::StrCat(dir, "/", space.index_file()), m.dim,
-                                                  m.rows, options.index));
-      parts.prebuilt[space.name()] = std::move(idx);
     }
     if (space.has_als()) {
       FoldInModel f;

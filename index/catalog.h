@@ -111,6 +111,8 @@ struct CatalogParts {
   std::string version;
   std::string source_dir;
   std::vector<ItemSpec> items;
+  // A matrix may hold rows and dim but no data when the space's prebuilt index holds the
+  // vectors (Load does this after proving them equal to the snapshot's vectors file).
   std::map<std::string, Matrix> space_vectors;
   // Prebuilt indexes by space name (optional).
   std::map<std::string, std::unique_ptr<EmbeddingIndex>> prebuilt;

@@ -34,7 +34,7 @@ absl::StatusOr<absl::string_view> HeaderValue(absl::string_view header, absl::st
 
 }  // namespace
 
-absl::StatusOr<Matrix> ParseNpy(const std::string& bytes, const std::string& name) {
+absl::StatusOr<NpyHeader> ParseNpyHeader(absl::string_view bytes, const std::string& name) {
   if (bytes.size() < 10 || std::memcmp(bytes.data(), kMagic, kMagicLen) != 0) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": not a .npy file (bad magic)"));
   }
@@ -82,17 +82,26 @@ absl::StatusOr<Matrix> ParseNpy(const std::string& bytes, const std::string& nam
   if (dims[1] <= 0 || dims[1] > 4096) {
     return absl::InvalidArgumentError(absl::StrCat(name, ": dimension ", dims[1], " out of range"));
   }
+  NpyHeader h;
+  h.rows = dims[0];
+  h.dim = static_cast<int32_t>(dims[1]);
+  h.data_offset = header_start + header_len;
+  return h;
+}
+
+absl::StatusOr<Matrix> ParseNpy(const std::string& bytes, const std::string& name) {
+  ASSIGN_OR_RETURN(NpyHeader h, ParseNpyHeader(bytes, name));
   Matrix m;
-  m.rows = dims[0];
-  m.dim = static_cast<int32_t>(dims[1]);
-  const size_t payload = bytes.size() - header_start - header_len;
+  m.rows = h.rows;
+  m.dim = h.dim;
+  const size_t payload = bytes.size() - h.data_offset;
   const size_t want = static_cast<size_t>(m.rows) * m.dim * sizeof(float);
   if (payload != want) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": payload is ", payload, " bytes, shape needs ", want));
   }
   m.data.resize(static_cast<size_t>(m.rows) * m.dim);
-  std::memcpy(m.data.data(), bytes.data() + header_start + header_len, want);
+  std::memcpy(m.data.data(), bytes.data() + h.data_offset, want);
   for (size_t i = 0; i < m.data.size(); ++i) {
     if (!std::isfinite(m.data[i])) {
       return absl::InvalidArgumentError(

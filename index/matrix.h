@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace encore::index {
@@ -45,6 +46,16 @@ struct MatrixView {
 // Every header field is checked; any other dtype, order or shape is INVALID_ARGUMENT, and
 // non-finite values are rejected.
 absl::StatusOr<Matrix> ReadNpy(const std::string& path);
+
+// The header of a .npy file: shape, and where the row-major float32 data starts.
+struct NpyHeader {
+  int64_t rows = 0;
+  int32_t dim = 0;
+  size_t data_offset = 0;
+};
+// Parses and checks the header at the start of `bytes` (which may hold only a prefix of the
+// file); same rules as ReadNpy.
+absl::StatusOr<NpyHeader> ParseNpyHeader(absl::string_view bytes, const std::string& name);
 
 // Parses .npy bytes (see ReadNpy); `name` is used in error messages.
 absl::StatusOr<Matrix> ParseNpy(const std::string& bytes, const std::string& name);

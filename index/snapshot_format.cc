@@ -55,6 +55,21 @@ absl::StatusOr<v1::SnapshotManifest> ReadManifest(const std::string& dir) {
 
 absl::Status VerifyFiles(const std::string& dir, const v1::SnapshotManifest& manifest) {
   for (const auto& f : manifest.files()) {
+    RETURN_IF_ERROR(VerifyFile(dir, f));
+  }
+  return absl::OkStatus();
+}
+
+const v1::SnapshotFile* FindFileEntry(const v1::SnapshotManifest& manifest,
+                                      const std::string& name) {
+  for (const auto& f : manifest.files()) {
+    if (f.name() == name) return &f;
+  }
+  return nullptr;
+}
+
+absl::Status VerifyFile(const std::string& dir, const v1::SnapshotFile& f) {
+  {
     const std::string path = absl::StrCat(dir, "/", f.name());
     auto digest = common::DigestFile(path);
     if (!digest.ok()) {

@@ -29,6 +29,11 @@ absl::StatusOr<v1::SnapshotManifest> ReadManifest(const std::string& dir);
 
 // Checks every listed file's size and XXH3-64 checksum. DATA_LOSS names the first bad file.
 absl::Status VerifyFiles(const std::string& dir, const v1::SnapshotManifest& manifest);
+// Checks one listed file's size and checksum.
+absl::Status VerifyFile(const std::string& dir, const v1::SnapshotFile& file);
+// The manifest's entry for `name`, or nullptr.
+const v1::SnapshotFile* FindFileEntry(const v1::SnapshotManifest& manifest,
+                                      const std::string& name);
 
 // Manifest as pretty JSON.
 absl::StatusOr<std::string> ManifestToJson(const v1::SnapshotManifest& manifest);

@@ -195,6 +195,37 @@ TEST_F(SnapshotTest, BadChecksumIsRefused) {
   EXPECT_NE(catalog.status().message().find("checksum"), std::string::npos) << catalog.status();
 }
 
+// An index file taken from another snapshot, with the manifest's checksum entry for it updated
+// so every file checksum is consistent: only the check of the vectors against the index catches
+// it.
+TEST_F(SnapshotTest, IndexFromAnotherSnapshotIsRefused) {
+  offline::SyntheticOptions o = SmallOptions();
+  offline::BuildOptions b;
+  b.index.type = "hnsw";
+  offline::SyntheticData a = offline::GenerateSynthetic(o);
+  a.snapshot.version = "a";
+  o.seed = 99;
+  offline::SyntheticData other = offline::GenerateSynthetic(o);
+  other.snapshot.version = "other";
+  ASSERT_OK_AND_ASSIGN(std::string dir, offline::PublishSnapshot(tmp_.Sub("s"), a.snapshot, b));
+  ASSERT_OK_AND_ASSIGN(std::string odir,
+                       offline::PublishSnapshot(tmp_.Sub("s"), other.snapshot, b));
+  ASSERT_OK(Catalog::Load(dir, {}).status());
+  ASSERT_OK_AND_ASSIGN(std::string foreign, common::ReadFile(odir + "/music.faiss"));
+  ASSERT_OK(common::WriteFile(dir + "/music.faiss", foreign));
+  ASSERT_OK_AND_ASSIGN(v1::SnapshotManifest manifest, ReadManifest(dir));
+  ASSERT_OK_AND_ASSIGN(common::FileDigest digest, common::DigestFile(dir + "/music.faiss"));
+  for (auto& f : *manifest.mutable_files()) {
+    if (f.name() == "music.faiss") f.set_bytes(digest.bytes), f.set_xxh3(digest.xxh3);
+  }
+  ASSERT_OK_AND_ASSIGN(std::string json, ManifestToJson(manifest));
+  ASSERT_OK(common::WriteFile(dir + "/" + kManifestFile, json));
+  auto catalog = Catalog::Load(dir, {});
+  EXPECT_EQ(catalog.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(catalog.status().message().find("other vectors"), std::string::npos)
+      << catalog.status();
+}
+
 TEST_F(SnapshotTest, UnlistedFileIsRefused) {
   const std::string dir = Publish("v1");
   ASSERT_OK_AND_ASSIGN(std::string json, common::ReadFile(dir + "/manifest.json"));
