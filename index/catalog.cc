@@ -48,6 +48,15 @@ ItemSpec FromRecord(v1::ItemRecord* rec) {
   return item;
 }
 
+absl::StatusOr<KnowledgeGraph> ReadGraph(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(path));
+  v1::KnowledgeGraph proto;
+  if (!proto.ParseFromString(bytes)) {
+    return absl::DataLossError(absl::StrCat(path, ": malformed knowledge graph"));
+  }
+  return KnowledgeGraph::FromProto(proto);
+}
+
 // Reads the length-delimited item records of `path` into specs; checks the manifest's count.
 absl::Status ReadItemSpecs(const std::string& path, int64_t expected, std::vector<ItemSpec>* out) {
   ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(path));
@@ -134,29 +143,40 @@ std::string SpaceOfKind(v1::ItemKind kind) {
 absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Load(const std::string& dir,
                                                              const CatalogOptions& options) {
   ASSIGN_OR_RETURN(v1::SnapshotManifest manifest, ReadManifest(dir));
-  CatalogParts parts;
-  parts.version = manifest.version();
-  parts.source_dir = dir;
+  std::shared_ptr<Catalog> c(new Catalog());
+  c->version_ = manifest.version();
+  c->source_dir_ = dir;
+  c->loaded_at_ms_ = common::NowMs();
 
-  // The item table is parsed on a second thread while this one verifies the checksums and reads
-  // the vectors, indexes and graph (the two halves take about as long; on 2 cores this nearly
-  // halves the time to ready). Nothing parsed is used unless every checksum matched, and a
-  // checksum error is reported in preference to any parse error it may have caused.
-  const std::string items_path = absl::StrCat(dir, "/", manifest.items_file());
+  // The graph and item table are read and turned into the compact item table on a second thread
+  // while this one verifies the checksums and loads the vectors and indexes (the halves take
+  // about as long; on 2 cores this nearly halves the time to ready). Nothing read is used unless
+  // every checksum matched, and a checksum error is reported in preference to any parse error it
+  // may have caused.
   absl::Status items_status;
-  std::thread items_thread([&items_path, &manifest, &parts, &items_status] {
-    items_status = ReadItemSpecs(items_path, manifest.item_count(), &parts.items);
+  std::thread items_thread([&dir, &manifest, &c, &items_status] {
+    items_status = [&]() -> absl::Status {
+      std::optional<KnowledgeGraph> graph;
+      if (!manifest.graph_file().empty()) {
+        ASSIGN_OR_RETURN(graph, ReadGraph(absl::StrCat(dir, "/", manifest.graph_file())));
+      }
+      std::vector<ItemSpec> specs;
+      RETURN_IF_ERROR(ReadItemSpecs(absl::StrCat(dir, "/", manifest.items_file()),
+                                    manifest.item_count(), &specs));
+      return c->BuildItems(specs, std::move(graph));
+    }();
   });
-  absl::Status rest = LoadSpacesAndGraph(dir, manifest, options, &parts);
+  CatalogParts parts;
+  absl::Status rest = LoadSpaces(dir, manifest, options, &parts);
   items_thread.join();
   RETURN_IF_ERROR(rest);
   RETURN_IF_ERROR(items_status);
-  return Build(std::move(parts), options);
+  RETURN_IF_ERROR(c->FinishBuild(std::move(parts), options));
+  return std::shared_ptr<const Catalog>(std::move(c));
 }
 
-absl::Status Catalog::LoadSpacesAndGraph(const std::string& dir,
-                                         const v1::SnapshotManifest& manifest,
-                                         const CatalogOptions& options, CatalogParts* out) {
+absl::Status Catalog::LoadSpaces(const std::string& dir, const v1::SnapshotManifest& manifest,
+                                 const CatalogOptions& options, CatalogParts* out) {
   CatalogParts& parts = *out;
   // Every file's checksum is verified (streamed, nothing kept). A space with a prebuilt index is
   // then served from the index's own copy of the vectors, proven equal to the .npy file by
@@ -199,15 +219,6 @@ absl::Status Catalog::LoadSpacesAndGraph(const std::string& dir,
       return absl::DataLossError(absl::StrCat("manifest lists space '", space.name(), "' twice"));
     }
   }
-  if (!manifest.graph_file().empty()) {
-    const std::string path = absl::StrCat(dir, "/", manifest.graph_file());
-    ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(path));
-    v1::KnowledgeGraph proto;
-    if (!proto.ParseFromString(bytes)) {
-      return absl::DataLossError(absl::StrCat(path, ": malformed knowledge graph"));
-    }
-    ASSIGN_OR_RETURN(parts.graph, KnowledgeGraph::FromProto(proto));
-  }
   return absl::OkStatus();
 }
 
@@ -218,8 +229,12 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
   c->source_dir_ = std::move(parts.source_dir);
   c->loaded_at_ms_ = common::NowMs();
   RETURN_IF_ERROR(c->BuildItems(parts.items, std::move(parts.graph)));
-  parts.items = std::vector<ItemSpec>();  // release the specs' memory before the indexes load
+  parts.items = std::vector<ItemSpec>();
+  RETURN_IF_ERROR(c->FinishBuild(std::move(parts), options));
+  return std::shared_ptr<const Catalog>(std::move(c));
+}
 
+absl::Status Catalog::FinishBuild(CatalogParts parts, const CatalogOptions& options) {
   absl::flat_hash_map<std::string, int32_t> space_ids;
   for (auto& [name, matrix] : parts.space_vectors) {
     auto space = std::make_unique<EmbeddingSpace>();
@@ -229,24 +244,24 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
     if (auto pre = parts.prebuilt.find(name); pre != parts.prebuilt.end()) {
       RETURN_IF_ERROR(AttachIndex(std::move(pre->second), space.get()));
     }
-    space_ids[name] = static_cast<int32_t>(c->spaces_.size());
-    c->spaces_.push_back(std::move(space));
+    space_ids[name] = static_cast<int32_t>(spaces_.size());
+    spaces_.push_back(std::move(space));
   }
-  for (size_t i = 0; i < c->items_.size(); ++i) {
-    Item& item = c->items_[i];
+  for (size_t i = 0; i < items_.size(); ++i) {
+    Item& item = items_[i];
     const std::string space_name = SpaceOfKind(item.kind);
     auto it = space_ids.find(space_name);
     if (it == space_ids.end()) {
       return absl::DataLossError(absl::StrCat("item '", item.id, "' needs space '", space_name,
                                               "', which the snapshot lacks"));
     }
-    EmbeddingSpace& space = *c->spaces_[it->second];
+    EmbeddingSpace& space = *spaces_[it->second];
     item.space = it->second;
     item.row = static_cast<int64_t>(space.row_to_item.size());
     space.row_to_item.push_back(static_cast<ItemId>(i));
-    c->max_popularity_ = std::max(c->max_popularity_, item.popularity);
+    max_popularity_ = std::max(max_popularity_, item.popularity);
   }
-  for (auto& space : c->spaces_) {
+  for (auto& space : spaces_) {
     if (static_cast<int64_t>(space->row_to_item.size()) != space->vectors.rows) {
       return absl::DataLossError(absl::StrCat("space '", space->name, "' has ", space->vectors.rows,
                                               " vectors for ", space->row_to_item.size(),
@@ -269,19 +284,18 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Build(CatalogParts parts
       float popularity;
       ItemId id;
     };
-    std::vector<Key> keys(c->items_.size());
+    std::vector<Key> keys(items_.size());
     for (size_t i = 0; i < keys.size(); ++i) {
-      keys[i] = {c->items_[i].kind, c->items_[i].popularity, static_cast<ItemId>(i)};
+      keys[i] = {items_[i].kind, items_[i].popularity, static_cast<ItemId>(i)};
     }
     std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
       if (a.kind != b.kind) return a.kind < b.kind;
       if (a.popularity != b.popularity) return a.popularity > b.popularity;
       return a.id < b.id;
     });
-    for (const Key& k : keys) c->popular_by_kind_[k.kind].push_back(k.id);
+    for (const Key& k : keys) popular_by_kind_[k.kind].push_back(k.id);
   }
-  RETURN_IF_ERROR(c->BuildArtists(options));
-  return std::shared_ptr<const Catalog>(std::move(c));
+  return BuildArtists(options);
 }
 
 absl::Status Catalog::BuildItems(std::vector<ItemSpec>& specs,

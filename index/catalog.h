@@ -164,10 +164,11 @@ class Catalog {
 
  private:
   Catalog() = default;
-  // Verifies the snapshot's checksums, then reads its vectors, indexes and graph into `out`.
-  static absl::Status LoadSpacesAndGraph(const std::string& dir,
-                                         const v1::SnapshotManifest& manifest,
-                                         const CatalogOptions& options, CatalogParts* out);
+  // Verifies the snapshot's checksums, then reads its vectors and indexes into `out`.
+  static absl::Status LoadSpaces(const std::string& dir, const v1::SnapshotManifest& manifest,
+                                 const CatalogOptions& options, CatalogParts* out);
+  // After BuildItems: spaces and indexes from `parts`, popular lists, artists.
+  absl::Status FinishBuild(CatalogParts parts, const CatalogOptions& options);
   absl::Status BuildItems(std::vector<ItemSpec>& specs, std::optional<KnowledgeGraph> graph);
   absl::Status BuildArtists(const CatalogOptions& options);
 
