@@ -17,6 +17,7 @@ ABSL_FLAG(int, queries, 1000, "Queries (random catalog items' vectors, perturbed
 ABSL_FLAG(int, exact_queries, 200, "Queries also run through exact search for recall");
 ABSL_FLAG(int, ef_search, 96, "HNSW beam width (the server's --ef_search)");
 ABSL_FLAG(int, k, 10, "Neighbours per query");
+ABSL_FLAG(std::string, hnsw_search, "encore", "HNSW search implementation: encore or faiss");
 ABSL_FLAG(uint64_t, seed, 1, "Seed");
 
 int main(int argc, char** argv) {
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   encore::index::CatalogOptions o;
+  o.index.hnsw_search = absl::GetFlag(FLAGS_hnsw_search);
   o.index.ef_search = absl::GetFlag(FLAGS_ef_search);
   auto catalog = encore::index::Catalog::Load(*dir, o);
   if (!catalog.ok()) {
@@ -77,10 +79,10 @@ int main(int argc, char** argv) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - e0).count() /
       std::max(n_exact, 1);
   std::printf(
-      "index=%s rows=%lld dim=%d ef_search=%d load_seconds=%.2f ann_ms_per_query=%.4f "
+      "index=%s search=%s rows=%lld dim=%d ef_search=%d load_seconds=%.2f ann_ms_per_query=%.4f "
       "exact_ms_per_query=%.3f recall_at_%d=%.4f queries=%zu exact_queries=%d\n",
-      music->index->type().c_str(), static_cast<long long>(music->vectors.rows), d,
-      params.ef_search, load_s, per_query_ms, exact_ms, k,
-      static_cast<double>(hits) / (k * std::max(n_exact, 1)), queries.size(), n_exact);
+      music->index->type().c_str(), o.index.hnsw_search.c_str(),
+      static_cast<long long>(music->vectors.rows), d, params.ef_search, load_s, per_query_ms,
+      exact_ms, k, static_cast<double>(hits) / (k * std::max(n_exact, 1)), queries.size(), n_exact);
   return 0;
 }

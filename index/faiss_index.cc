@@ -9,6 +9,8 @@
 #include <exception>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "index/hnsw_search.h"
 #include "index/simd_distance.h"
 
 namespace encore::index {
@@ -31,8 +33,20 @@ std::string ResolveIndexType(const IndexOptions& options, int64_t rows) {
   return rows >= options.hnsw_threshold ? "hnsw" : "flat";
 }
 
-FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, std::string type, int default_ef)
-    : index_(std::move(index)), type_(std::move(type)), default_ef_(default_ef) {}
+namespace {
+absl::Status CheckSearchImpl(const IndexOptions& options) {
+  if (options.hnsw_search == "encore" || options.hnsw_search == "faiss") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown hnsw_search '", options.hnsw_search, "' (want encore or faiss)"));
+}
+}  // namespace
+
+FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, std::string type,
+                       const IndexOptions& options)
+    : index_(std::move(index)),
+      type_(std::move(type)),
+      default_ef_(options.ef_search),
+      own_hnsw_search_(options.hnsw_search != "faiss") {}
 
 FaissIndex::~FaissIndex() = default;
 
@@ -51,6 +65,7 @@ const float* FaissIndex::stored_vectors() const {
 
 absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Build(MatrixView vectors,
                                                               const IndexOptions& options) {
+  RETURN_IF_ERROR(CheckSearchImpl(options));
   const std::string type = ResolveIndexType(options, vectors.rows);
   if (vectors.dim <= 0) return absl::InvalidArgumentError("index dimension must be positive");
   try {
@@ -71,7 +86,7 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Build(MatrixView vectors
           absl::StrCat("unknown index type '", type, "' (want auto, flat or hnsw)"));
     }
     if (vectors.rows > 0) index->add(vectors.rows, vectors.data);
-    return std::unique_ptr<FaissIndex>(new FaissIndex(std::move(index), type, options.ef_search));
+    return std::unique_ptr<FaissIndex>(new FaissIndex(std::move(index), type, options));
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("FAISS build failed: ", e.what()));
   }
@@ -83,6 +98,7 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Load(const std::string& 
                                                              int32_t expected_dim,
                                                              int64_t expected_rows,
                                                              const IndexOptions& options) {
+  RETURN_IF_ERROR(CheckSearchImpl(options));
   std::unique_ptr<faiss::Index> index;
   try {
     index.reset(faiss::read_index(path.c_str()));
@@ -105,7 +121,7 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Load(const std::string& 
   } else {
     return absl::DataLossError(absl::StrCat("FAISS index ", path, " has an unsupported type"));
   }
-  return std::unique_ptr<FaissIndex>(new FaissIndex(std::move(index), type, options.ef_search));
+  return std::unique_ptr<FaissIndex>(new FaissIndex(std::move(index), type, options));
 }
 
 absl::Status FaissIndex::Save(const std::string& path) const {
@@ -123,7 +139,20 @@ absl::Status FaissIndex::RunSearch(const float* queries, int64_t n, int k,
   if (k < 1) return absl::InvalidArgumentError("k must be >= 1");
   PinOpenMpToOneThread();
   try {
-    if (type_ == "hnsw") {
+    if (type_ == "hnsw" && own_hnsw_search_) {
+      const auto* hnsw = static_cast<const faiss::IndexHNSW*>(index_.get());
+      const int ef = params.ef_search > 0 ? params.ef_search : default_ef_;
+      const int64_t d = index_->d;
+      for (int64_t q = 0; q < n; ++q) {
+        std::vector<Neighbor> hits = HnswSearch(hnsw->hnsw, stored_vectors(), index_->d,
+                                                index_->ntotal, queries + q * d, k, ef);
+        for (int i = 0; i < k; ++i) {
+          const bool hit = i < static_cast<int>(hits.size());
+          labels[q * k + i] = hit ? hits[i].row : -1;
+          distances[q * k + i] = hit ? hits[i].score : 0.0f;
+        }
+      }
+    } else if (type_ == "hnsw") {
       faiss::SearchParametersHNSW hp;
       hp.efSearch = std::max(params.ef_search > 0 ? params.ef_search : default_ef_, k);
       index_->search(n, queries, k, distances, labels, &hp);

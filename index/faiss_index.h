@@ -26,6 +26,9 @@ struct IndexOptions {
   int ef_construction = 64;
   // HNSW search beam width used when a call does not set one. Default: 96.
   int ef_search = 96;
+  // HNSW search implementation: "encore" (index/hnsw_search.h: prefetching, reusable visited
+  // table) or "faiss" (FAISS's own). Same graph and ef. Default: "encore".
+  std::string hnsw_search = "encore";
 };
 
 // Resolves "auto" to "flat" or "hnsw" for `rows` rows.
@@ -64,13 +67,14 @@ class FaissIndex : public EmbeddingIndex {
   const float* stored_vectors() const override;
 
  private:
-  FaissIndex(std::unique_ptr<faiss::Index> index, std::string type, int default_ef);
+  FaissIndex(std::unique_ptr<faiss::Index> index, std::string type, const IndexOptions& options);
   absl::Status RunSearch(const float* queries, int64_t n, int k, const SearchParams& params,
                          float* distances, int64_t* labels) const;
 
   std::unique_ptr<faiss::Index> index_;
   std::string type_;
   int default_ef_;
+  bool own_hnsw_search_;
 };
 
 }  // namespace encore::index

@@ -30,6 +30,9 @@ ABSL_FLAG(int64_t, hnsw_threshold, 200000, "With --index_type=auto: rows from wh
 ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree when building");
 ABSL_FLAG(int, ef_construction, 64, "HNSW build beam width");
 ABSL_FLAG(int, ef_search, 96, "HNSW search beam width");
+ABSL_FLAG(std::string, hnsw_search, "encore",
+          "HNSW search implementation over the same graph: encore (prefetching, reusable visited "
+          "table) or faiss");
 ABSL_FLAG(int, max_history_per_user, 1000, "Newest events kept per user");
 ABSL_FLAG(int, history_limit, 500, "Newest events read per Recommend");
 ABSL_FLAG(bool, history_sync, false, "fsync the history WAL on every RecordEvents");
@@ -106,6 +109,7 @@ int main(int argc, char** argv) {
   catalog_options.index.hnsw_m = absl::GetFlag(FLAGS_hnsw_m);
   catalog_options.index.ef_construction = absl::GetFlag(FLAGS_ef_construction);
   catalog_options.index.ef_search = absl::GetFlag(FLAGS_ef_search);
+  catalog_options.index.hnsw_search = absl::GetFlag(FLAGS_hnsw_search);
   SnapshotManager snapshots(catalog_options);
 
   encore::server::ServerOptions server_options;

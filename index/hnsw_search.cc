@@ -1,0 +1,124 @@
+#include "index/hnsw_search.h"
+
+#include <faiss/impl/HNSW.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <queue>
+#include <utility>
+
+#include "index/simd_distance.h"
+
+namespace encore::index {
+namespace {
+
+// Visited marks stamped with a per-query epoch, so a query never clears the table: only when the
+// 8-bit epoch wraps (every 255 queries on a thread) is it zeroed. One byte per indexed row per
+// searching thread.
+class VisitedTable {
+ public:
+  void Begin(int64_t n) {
+    if (static_cast<int64_t>(marks_.size()) < n)
+      marks_.assign(static_cast<size_t>(n), 0), epoch_ = 0;
+    if (++epoch_ == 0) {
+      std::fill(marks_.begin(), marks_.end(), 0);
+      epoch_ = 1;
+    }
+  }
+  // Marks `i`; returns false when it was already marked in this query.
+  bool Visit(int64_t i) {
+    if (marks_[i] == epoch_) return false;
+    marks_[i] = epoch_;
+    return true;
+  }
+
+ private:
+  std::vector<uint8_t> marks_;
+  uint8_t epoch_ = 0;
+};
+
+inline void Prefetch(const float* p, int32_t dim) {
+  const char* c = reinterpret_cast<const char*>(p);
+  const size_t bytes = static_cast<size_t>(dim) * sizeof(float);
+  for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(c + off, _MM_HINT_T0);
+}
+
+// (distance, node) with distance = -inner product: smaller is closer.
+using Node = std::pair<float, int32_t>;
+
+}  // namespace
+
+std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int32_t dim,
+                                 int64_t ntotal, const float* query, int k, int ef) {
+  std::vector<Neighbor> out;
+  if (ntotal <= 0 || hnsw.entry_point < 0) return out;
+  const size_t d = static_cast<size_t>(dim);
+  auto dist = [&](int32_t i) { return -InnerProduct(query, data + static_cast<size_t>(i) * d, d); };
+  auto range = [&hnsw](int32_t node, int level, size_t* begin, size_t* end) {
+    const size_t o = hnsw.offsets[node];
+    *begin = o + hnsw.cum_nneighbor_per_level[level];
+    *end = o + hnsw.cum_nneighbor_per_level[level + 1];
+  };
+
+  // Greedy descent through the upper layers.
+  int32_t ep = hnsw.entry_point;
+  float d_ep = dist(ep);
+  for (int level = hnsw.max_level; level >= 1; --level) {
+    for (bool moved = true; moved;) {
+      moved = false;
+      size_t begin = 0, end = 0;
+      range(ep, level, &begin, &end);
+      for (size_t j = begin; j < end; ++j) {
+        const int32_t nb = hnsw.neighbors[j];
+        if (nb < 0) break;
+        const float dn = dist(nb);
+        if (dn < d_ep) ep = nb, d_ep = dn, moved = true;
+      }
+    }
+  }
+
+  // Beam search on the base layer.
+  thread_local VisitedTable visited;
+  visited.Begin(ntotal);
+  const size_t beam = static_cast<size_t>(std::max(ef, k));
+  std::priority_queue<Node, std::vector<Node>, std::greater<Node>> candidates;  // closest on top
+  std::priority_queue<Node> results;  // farthest kept on top
+  visited.Visit(ep);
+  candidates.emplace(d_ep, ep);
+  results.emplace(d_ep, ep);
+  int32_t batch[256];
+  while (!candidates.empty()) {
+    const Node c = candidates.top();
+    if (c.first > results.top().first && results.size() >= beam) break;
+    candidates.pop();
+    size_t begin = 0, end = 0;
+    range(c.second, 0, &begin, &end);
+    // Collect the unvisited neighbours and prefetch their vectors before computing distances,
+    // so the memory loads overlap instead of stalling one after another.
+    int n = 0;
+    for (size_t j = begin; j < end && n < 256; ++j) {
+      const int32_t nb = hnsw.neighbors[j];
+      if (nb < 0) break;
+      if (!visited.Visit(nb)) continue;
+      Prefetch(data + static_cast<size_t>(nb) * d, dim);
+      batch[n++] = nb;
+    }
+    for (int j = 0; j < n; ++j) {
+      const float dn = dist(batch[j]);
+      if (results.size() < beam || dn < results.top().first) {
+        candidates.emplace(dn, batch[j]);
+        results.emplace(dn, batch[j]);
+        if (results.size() > beam) results.pop();
+      }
+    }
+  }
+  while (results.size() > static_cast<size_t>(k)) results.pop();
+  out.resize(results.size());
+  for (size_t i = out.size(); i-- > 0;) {
+    out[i] = {results.top().second, -results.top().first};
+    results.pop();
+  }
+  return out;
+}
+
+}  // namespace encore::index
