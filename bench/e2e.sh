@@ -65,6 +65,9 @@ echo "ready_seconds=$READY rss_mb=$((RSS_KB / 1024)) snapshot_vector_and_index_m
 echo "== (b) raw FAISS search at ef_search=$EF_SEARCH (single thread) and recall@10 vs exact"
 ANN=$("$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --ef_search="$EF_SEARCH" --queries=2000 --exact_queries=100)
 echo "$ANN"
+echo "for comparison, FAISS's own HNSW search over the same graph:"
+"$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --ef_search="$EF_SEARCH" --queries=2000 \
+  --exact_queries=100 --hnsw_search=faiss
 T_ANN_MS=$(echo "$ANN" | grep -o 'ann_ms_per_query=[0-9.]*' | cut -d= -f2)
 
 COMMON=(--target=127.0.0.1:$PORT --users="$USERS" --items="$TRACKS" --warmup=3 --duration="$DUR")
@@ -80,7 +83,12 @@ for pct in 50 80; do
   RATE=$(python3 -c "print(round($RMAX * $pct / 100))")
   echo "== (c) Recommend open loop at $pct% of max = $RATE req/s"
   "$LT" "${COMMON[@]}" --mix=recommend:1 --rate="$RATE" --json="$WORK/rec_$pct.json" 2>/dev/null | tail -4
+  echo "   floor at the same offered rate (empty RPC, open loop, $RATE req/s):"
+  "$LT" "${COMMON[@]}" --mix=info:1 --rate="$RATE" --json="$WORK/floor_$pct.json" 2>/dev/null | sed -n 4p
 done
+R0_HALF=$(python3 -c "print(round($(json "d['achieved_rps']" "$WORK/floor.json") / 2))")
+echo "== floor at 50% of its own max ($R0_HALF req/s), open loop"
+"$LT" "${COMMON[@]}" --mix=info:1 --rate="$R0_HALF" --json="$WORK/floor_half.json" 2>/dev/null | sed -n 4p
 
 echo "== cross-check with h2load (independent HTTP/2 client): GetCatalogInfo and Recommend"
 if command -v h2load >/dev/null; then
@@ -100,6 +108,8 @@ else
   echo "h2load not installed (apt-get install nghttp2-client)"
 fi
 
+RSS_END_KB=$(grep VmRSS /proc/$PID/status | awk '{print $2}')
+echo "rss_after_load_mb=$((RSS_END_KB / 1024))"
 stop_server
 python3 - "$WORK" "$R0" "$RMAX" "$T_ANN_MS" "$CORES" "$RSS_KB" "$SNAP_BYTES" "$READY" <<'PY'
 import json, sys
@@ -115,6 +125,11 @@ for pct in (50, 80):
     l = d["latency_ms"]
     print(f"at {pct}% ({d['offered_rps']:.0f} offered, {d['achieved_rps']:.0f} achieved): "
           f"p50 {l['p50']:.3f} ms, p99 {l['p99']:.3f} ms, p99.9 {l['p999']:.3f} ms, errors {d['errors']}")
+    f = json.load(open(f"{work}/floor_{pct}.json"))["latency_ms"]
+    print(f"   empty RPC at the same rate: p50 {f['p50']:.3f} ms, p99 {f['p99']:.3f} ms")
+f = json.load(open(f"{work}/floor_half.json"))
+print(f"empty RPC at 50% of R0 ({f['offered_rps']:.0f} offered): p50 {f['latency_ms']['p50']:.3f} ms, "
+      f"p99 {f['latency_ms']['p99']:.3f} ms")
 print(f"ready in {ready} s; RSS {int(rss_kb)/1024:.0f} MB = {int(rss_kb)*1024/int(snap_bytes):.2f}x "
       f"the snapshot's vector + index bytes ({int(snap_bytes)/1048576:.0f} MB)")
 PY

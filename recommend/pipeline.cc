@@ -42,16 +42,18 @@ absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace
   int64_t k = std::min<int64_t>(std::max(base_k, 1), n);
   index::SearchParams params;
   params.ef_search = ef_search;
-  absl::flat_hash_set<ItemId> visited;
+  // Rows seen in earlier rounds (one search returns distinct rows, so only a widened search
+  // needs this; it is filled only then).
+  absl::flat_hash_set<int64_t> seen;
+  std::vector<index::Neighbor> previous;
   for (int round = 0; round < kMaxSearchRounds && k > 0; ++round) {
+    for (const auto& h : previous) seen.insert(h.row);
     ASSIGN_OR_RETURN(auto hits, space.index->Search(query, static_cast<int>(k), params));
     ++stats->ann_searches[round == 0 ? 0 : 1];
     for (const auto& h : hits) {
+      if (round > 0 && seen.contains(h.row)) continue;
       const ItemId id = space.row_to_item[h.row];
-      if (!visited.insert(id).second || excluded.contains(id) ||
-          !kinds.contains(catalog.item(id).kind)) {
-        continue;
-      }
+      if (excluded.contains(id) || !kinds.contains(catalog.item(id).kind)) continue;
       switch (filter.Check(id, stats)) {
         case Verdict::kPass:
           out->pass.push_back({id, h.score});
@@ -64,6 +66,7 @@ absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace
       }
     }
     if (static_cast<int>(out->pass.size()) >= target || k >= n) break;
+    previous = std::move(hits);
     k = std::min<int64_t>(k * 4, n);
   }
   return absl::OkStatus();
