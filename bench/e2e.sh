@@ -84,11 +84,11 @@ for pct in 50 80; do
   echo "== (c) Recommend open loop at $pct% of max = $RATE req/s"
   "$LT" "${COMMON[@]}" --mix=recommend:1 --rate="$RATE" --json="$WORK/rec_$pct.json" 2>/dev/null | tail -4
   echo "   floor at the same offered rate (empty RPC, open loop, $RATE req/s):"
-  "$LT" "${COMMON[@]}" --mix=info:1 --rate="$RATE" --json="$WORK/floor_$pct.json" 2>/dev/null | sed -n 4p
+  "$LT" "${COMMON[@]}" --mix=info:1 --rate="$RATE" --json="$WORK/floor_$pct.json" 2>/dev/null | grep '^| info'
 done
 R0_HALF=$(python3 -c "print(round($(json "d['achieved_rps']" "$WORK/floor.json") / 2))")
 echo "== floor at 50% of its own max ($R0_HALF req/s), open loop"
-"$LT" "${COMMON[@]}" --mix=info:1 --rate="$R0_HALF" --json="$WORK/floor_half.json" 2>/dev/null | sed -n 4p
+"$LT" "${COMMON[@]}" --mix=info:1 --rate="$R0_HALF" --json="$WORK/floor_half.json" 2>/dev/null | grep '^| info'
 
 echo "== cross-check with h2load (independent HTTP/2 client): GetCatalogInfo and Recommend"
 if command -v h2load >/dev/null; then

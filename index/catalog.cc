@@ -20,18 +20,6 @@ absl::StatusOr<std::unique_ptr<EmbeddingIndex>> MakeIndex(const CatalogOptions& 
   return std::unique_ptr<EmbeddingIndex>(std::move(index));
 }
 
-absl::Status CheckItem(const ItemSpec& item, size_t pos) {
-  if (item.id.empty()) return absl::DataLossError(absl::StrCat("item ", pos, " has an empty id"));
-  if (item.kind == v1::ITEM_KIND_UNSPECIFIED || !v1::ItemKind_IsValid(item.kind)) {
-    return absl::DataLossError(absl::StrCat("item '", item.id, "' has an invalid kind"));
-  }
-  if (!std::isfinite(item.popularity) || item.popularity < 0 || !std::isfinite(item.tempo) ||
-      !std::isfinite(item.energy)) {
-    return absl::DataLossError(absl::StrCat("item '", item.id, "' has a bad numeric field"));
-  }
-  return absl::OkStatus();
-}
-
 // Moves the record's strings into a spec (the record is reused by the parser).
 ItemSpec FromRecord(v1::ItemRecord* rec) {
   ItemSpec item;
@@ -156,14 +144,33 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Load(const std::string& 
   absl::Status items_status;
   std::thread items_thread([&dir, &manifest, &c, &items_status] {
     items_status = [&]() -> absl::Status {
-      std::optional<KnowledgeGraph> graph;
-      if (!manifest.graph_file().empty()) {
-        ASSIGN_OR_RETURN(graph, ReadGraph(absl::StrCat(dir, "/", manifest.graph_file())));
+      const std::string items_path = absl::StrCat(dir, "/", manifest.items_file());
+      if (manifest.graph_file().empty()) {  // older snapshots: the graph is derived from specs
+        std::vector<ItemSpec> specs;
+        RETURN_IF_ERROR(ReadItemSpecs(items_path, manifest.item_count(), &specs));
+        return c->BuildItems(specs, std::nullopt);
       }
-      std::vector<ItemSpec> specs;
-      RETURN_IF_ERROR(ReadItemSpecs(absl::StrCat(dir, "/", manifest.items_file()),
-                                    manifest.item_count(), &specs));
-      return c->BuildItems(specs, std::move(graph));
+      ASSIGN_OR_RETURN(c->graph_, ReadGraph(absl::StrCat(dir, "/", manifest.graph_file())));
+      // Records go straight into the compact table: no per-item allocation.
+      ASSIGN_OR_RETURN(std::string bytes, common::ReadFile(items_path));
+      ItemTableBuilder builder(c.get(),
+                               static_cast<size_t>(std::max<int64_t>(manifest.item_count(), 0)));
+      c->item_strings_.reserve(bytes.size());  // an upper bound of the strings' total size
+      std::vector<std::pair<absl::string_view, float>> tags;
+      int64_t n = 0;
+      RETURN_IF_ERROR(ForEachItemRecord(bytes, items_path, [&](v1::ItemRecord* rec) {
+        tags.clear();
+        for (const auto& t : rec->tags()) tags.emplace_back(t.tag(), t.weight());
+        ++n;
+        return builder.Add({rec->id(), rec->artist_id(), rec->name(), rec->kind(), rec->tempo(),
+                            rec->energy(), rec->popularity()},
+                           tags);
+      }));
+      if (n != manifest.item_count()) {
+        return absl::DataLossError(absl::StrCat(items_path, " holds ", n, " items, manifest says ",
+                                                manifest.item_count()));
+      }
+      return builder.Finish();
     }();
   });
   CatalogParts parts;
@@ -300,12 +307,6 @@ absl::Status Catalog::FinishBuild(CatalogParts parts, const CatalogOptions& opti
 
 absl::Status Catalog::BuildItems(std::vector<ItemSpec>& specs,
                                  std::optional<KnowledgeGraph> graph) {
-  // Validate, and size the string storage so the views below never move.
-  size_t string_bytes = 0;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    RETURN_IF_ERROR(CheckItem(specs[i], i));
-    string_bytes += specs[i].id.size() + specs[i].artist_id.size() + specs[i].name.size();
-  }
   if (graph) {
     graph_ = *std::move(graph);
   } else {
@@ -320,61 +321,89 @@ absl::Status Catalog::BuildItems(std::vector<ItemSpec>& specs,
     }
     graph_ = KnowledgeGraph::Build(item_tags, rules);
   }
-
-  item_strings_.reserve(string_bytes);
-  items_.resize(specs.size());
-  // Offsets first, views after: the tag and family vectors grow while this loop runs.
-  struct Ranges {
-    uint32_t tags_begin, families_begin;
-  };
-  std::vector<Ranges> ranges(specs.size() + 1);
-  std::vector<std::pair<int32_t, float>> weighted;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    ItemSpec& spec = specs[i];
-    Item& item = items_[i];
-    auto keep = [this](const std::string& s) {
-      const size_t at = item_strings_.size();
-      item_strings_.append(s);
-      return absl::string_view(item_strings_.data() + at, s.size());
-    };
-    item.id = keep(spec.id);
-    item.artist_id = keep(spec.artist_id);
-    item.name = keep(spec.name);
-    item.kind = spec.kind;
-    item.tempo = spec.tempo;
-    item.energy = spec.energy;
-    item.popularity = spec.popularity;
-
-    ranges[i] = {static_cast<uint32_t>(item_tag_ids_.size()),
-                 static_cast<uint32_t>(item_families_.size())};
-    weighted.clear();
-    for (const auto& t : spec.tags) {
-      item_tag_ids_.push_back(graph_.TagId(t.name));
-      weighted.emplace_back(item_tag_ids_.back(), t.weight);
-    }
-    for (const FamilyWeight& fw : graph_.ProfileOf(weighted)) {
-      item_families_.push_back(fw);
-      if (graph_.IsSeasonal(fw.family) && fw.weight >= 0.5f) item.seasonal_family = fw.family;
-    }
-    if (item_tag_ids_.size() > UINT32_MAX || item_families_.size() > UINT32_MAX) {
-      return absl::ResourceExhaustedError("too many item tags for one catalog");
-    }
+  ItemTableBuilder builder(this, specs.size());
+  std::vector<std::pair<absl::string_view, float>> tags;
+  for (const ItemSpec& spec : specs) {
+    tags.clear();
+    for (const auto& t : spec.tags) tags.emplace_back(t.name, t.weight);
+    RETURN_IF_ERROR(builder.Add(
+        {spec.id, spec.artist_id, spec.name, spec.kind, spec.tempo, spec.energy, spec.popularity},
+        tags));
   }
-  ranges[specs.size()] = {static_cast<uint32_t>(item_tag_ids_.size()),
-                          static_cast<uint32_t>(item_families_.size())};
-  item_tag_ids_.shrink_to_fit();
-  item_families_.shrink_to_fit();
-  by_id_.reserve(items_.size());
-  for (size_t i = 0; i < items_.size(); ++i) {
-    Item& item = items_[i];
-    item.tag_ids = absl::MakeConstSpan(item_tag_ids_.data() + ranges[i].tags_begin,
-                                       ranges[i + 1].tags_begin - ranges[i].tags_begin);
-    item.families = absl::MakeConstSpan(item_families_.data() + ranges[i].families_begin,
-                                        ranges[i + 1].families_begin - ranges[i].families_begin);
-    if (!by_id_.emplace(item.id, static_cast<ItemId>(i)).second) {
+  return builder.Finish();
+}
+
+Catalog::ItemTableBuilder::ItemTableBuilder(Catalog* catalog, size_t expected_items) : c_(catalog) {
+  c_->items_.reserve(expected_items);
+  refs_.reserve(expected_items);
+}
+
+absl::Status Catalog::ItemTableBuilder::Add(
+    const ItemFields& f, absl::Span<const std::pair<absl::string_view, float>> tags) {
+  const size_t pos = c_->items_.size();
+  if (f.id.empty()) return absl::DataLossError(absl::StrCat("item ", pos, " has an empty id"));
+  if (f.kind == v1::ITEM_KIND_UNSPECIFIED || !v1::ItemKind_IsValid(f.kind)) {
+    return absl::DataLossError(absl::StrCat("item '", f.id, "' has an invalid kind"));
+  }
+  if (!std::isfinite(f.popularity) || f.popularity < 0 || !std::isfinite(f.tempo) ||
+      !std::isfinite(f.energy)) {
+    return absl::DataLossError(absl::StrCat("item '", f.id, "' has a bad numeric field"));
+  }
+  // Strings and lists go to the catalog's arenas; views are made in Finish, once they stop
+  // growing.
+  Refs r;
+  r.strings = c_->item_strings_.size();
+  r.id_len = static_cast<uint32_t>(f.id.size());
+  r.artist_len = static_cast<uint32_t>(f.artist_id.size());
+  r.name_len = static_cast<uint32_t>(f.name.size());
+  c_->item_strings_.append(f.id.data(), f.id.size());
+  c_->item_strings_.append(f.artist_id.data(), f.artist_id.size());
+  c_->item_strings_.append(f.name.data(), f.name.size());
+  r.tags = c_->item_tag_ids_.size();
+  r.families = c_->item_families_.size();
+  Item item;
+  item.kind = f.kind;
+  item.tempo = f.tempo;
+  item.energy = f.energy;
+  item.popularity = f.popularity;
+  weighted_.clear();
+  for (const auto& [name, weight] : tags) {
+    c_->item_tag_ids_.push_back(c_->graph_.TagId(name));
+    weighted_.emplace_back(c_->item_tag_ids_.back(), weight);
+  }
+  for (const FamilyWeight& fw : c_->graph_.ProfileOf(weighted_)) {
+    c_->item_families_.push_back(fw);
+    if (c_->graph_.IsSeasonal(fw.family) && fw.weight >= 0.5f) item.seasonal_family = fw.family;
+  }
+  c_->items_.push_back(item);
+  refs_.push_back(r);
+  return absl::OkStatus();
+}
+
+absl::Status Catalog::ItemTableBuilder::Finish() {
+  c_->item_strings_.shrink_to_fit();
+  c_->item_tag_ids_.shrink_to_fit();
+  c_->item_families_.shrink_to_fit();
+  c_->items_.shrink_to_fit();
+  const size_t n = c_->items_.size();
+  c_->by_id_.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    Item& item = c_->items_[i];
+    const Refs& r = refs_[i];
+    const char* s = c_->item_strings_.data() + r.strings;
+    item.id = absl::string_view(s, r.id_len);
+    item.artist_id = absl::string_view(s + r.id_len, r.artist_len);
+    item.name = absl::string_view(s + r.id_len + r.artist_len, r.name_len);
+    const size_t tags_end = i + 1 < n ? refs_[i + 1].tags : c_->item_tag_ids_.size();
+    const size_t families_end = i + 1 < n ? refs_[i + 1].families : c_->item_families_.size();
+    item.tag_ids = absl::MakeConstSpan(c_->item_tag_ids_.data() + r.tags, tags_end - r.tags);
+    item.families =
+        absl::MakeConstSpan(c_->item_families_.data() + r.families, families_end - r.families);
+    if (!c_->by_id_.emplace(item.id, static_cast<ItemId>(i)).second) {
       return absl::DataLossError(absl::StrCat("duplicate item id '", item.id, "'"));
     }
   }
+  refs_ = std::vector<Refs>();
   return absl::OkStatus();
 }
 

@@ -170,6 +170,32 @@ class Catalog {
   // After BuildItems: spaces and indexes from `parts`, popular lists, artists.
   absl::Status FinishBuild(CatalogParts parts, const CatalogOptions& options);
   absl::Status BuildItems(std::vector<ItemSpec>& specs, std::optional<KnowledgeGraph> graph);
+  // Appends items to the table one at a time (graph_ must be set), validating each; Finish
+  // makes the views and the id map. Used by BuildItems and, without any per-item allocation,
+  // straight from the parsed records by Load.
+  struct ItemFields {
+    absl::string_view id, artist_id, name;
+    v1::ItemKind kind;
+    float tempo, energy, popularity;
+  };
+  class ItemTableBuilder {
+   public:
+    ItemTableBuilder(Catalog* catalog, size_t expected_items);
+    absl::Status Add(const ItemFields& fields,
+                     absl::Span<const std::pair<absl::string_view, float>> tags);
+    absl::Status Finish();
+
+   private:
+    struct Refs {
+      size_t strings;
+      size_t tags;
+      size_t families;
+      uint32_t id_len, artist_len, name_len;
+    };
+    Catalog* c_;
+    std::vector<Refs> refs_;
+    std::vector<std::pair<int32_t, float>> weighted_;
+  };
   absl::Status BuildArtists(const CatalogOptions& options);
 
   std::string version_;
