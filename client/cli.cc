@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -21,6 +22,8 @@
 
 ABSL_FLAG(std::string, target, "localhost:50051", "Server address host:port");
 ABSL_FLAG(int, timeout_ms, 5000, "Per-call deadline");
+ABSL_FLAG(double, wait_seconds, 0,
+          "health: poll (every 20 ms, one process) until SERVING or this many seconds pass");
 ABSL_FLAG(std::string, user, "", "User id (recommend, record)");
 ABSL_FLAG(int, count, 0, "Results wanted (0 = server default)");
 ABSL_FLAG(std::string, kinds, "", "Comma-separated kinds: track, episode, artist, show");
@@ -56,7 +59,7 @@ constexpr char kUsage[] =
     "  artists   --artist=A [--count=N]\n"
     "  record    --user=U (--item=I [--type=play] [--timestamp_ms=T] | --events=i:t[:ts],...)\n"
     "  info\n"
-    "  health\n";
+    "  health [--wait_seconds=S]\n";
 
 int UsageError(const std::string& msg) {
   std::fprintf(stderr, "encore-cli: %s\n\nusage: %s", msg.c_str(), kUsage);
@@ -242,7 +245,26 @@ int main(int argc, char** argv) {
   if (command == "health") {
     auto health = grpc::health::v1::Health::NewStub(channel);
     grpc::health::v1::HealthCheckResponse resp;
-    return Report(health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &resp), resp);
+    const auto give_up = std::chrono::steady_clock::now() +
+                         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                             std::chrono::duration<double>(absl::GetFlag(FLAGS_wait_seconds)));
+    // Waiting for readiness from one process: a shell loop of CLI calls costs a process start
+    // (tens of ms of CPU) per probe and slows the very start-up it is waiting for.
+    while (true) {
+      grpc::ClientContext call;
+      call.set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(absl::GetFlag(FLAGS_timeout_ms)));
+      grpc::Status s = health->Check(&call, grpc::health::v1::HealthCheckRequest(), &resp);
+      const bool serving =
+          s.ok() && resp.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+      if (serving || std::chrono::steady_clock::now() >= give_up) {
+        const int rc = Report(s, resp);
+        // With --wait_seconds, not reaching SERVING is a failure (exit 3).
+        if (rc == 0 && !serving && absl::GetFlag(FLAGS_wait_seconds) > 0) return 3;
+        return rc;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
   return UsageError(absl::StrCat("unknown command '", command, "'"));
 }

@@ -28,11 +28,12 @@ PORT=$(grep -o 'grpc_port=[0-9]*' "$TMP/server.out" | cut -d= -f2)
 MPORT=$(grep -o 'metrics_port=[0-9]*' "$TMP/server.out" | cut -d= -f2)
 [ -n "$PORT" ] || fail "server printed no port"
 C=("$CLI" --target="127.0.0.1:$PORT")
-for _ in $(seq 1 100); do
-  "${C[@]}" health 2>/dev/null | grep -q '"SERVING"' && break
-  sleep 0.1
-done
+"${C[@]}" health --wait_seconds=30 > /dev/null || fail "server not SERVING within 30 s"
 "${C[@]}" health | json 'assert d["status"] == "SERVING", d'
+# Waiting on a port nobody serves gives up with a non-zero exit.
+if "$CLI" --target=127.0.0.1:1 --timeout_ms=100 health --wait_seconds=0.3 > /dev/null 2>&1; then
+  fail "health --wait_seconds succeeded against a closed port"
+fi
 
 "${C[@]}" recommend --user=u1 --count=5 --explain | json '
 assert len(d["items"]) == 5, d
