@@ -25,6 +25,24 @@ offline::SyntheticOptions SmallOptions() {
   return o;
 }
 
+// Parts with TRACK items `ids` and a 2-column music matrix holding `data` (rows = size / 2).
+CatalogParts TrackParts(const std::vector<std::string>& ids, std::vector<float> data) {
+  CatalogParts parts;
+  parts.version = "v";
+  for (const auto& id : ids) {
+    ItemSpec item;
+    item.id = id;
+    item.kind = v1::TRACK;
+    parts.items.push_back(item);
+  }
+  Matrix m;
+  m.dim = 2;
+  m.rows = static_cast<int64_t>(data.size() / 2);
+  m.data = std::move(data);
+  parts.space_vectors[kMusicSpace] = std::move(m);
+  return parts;
+}
+
 class SnapshotTest : public ::testing::Test {
  protected:
   std::string Publish(const std::string& version, bool prebuild = true) {
@@ -133,20 +151,8 @@ TEST_F(SnapshotTest, KeepsOneCopyOfTheVectors) {
 // only the comparison can tell) is refused.
 TEST(CatalogBuildTest, RefusesAnIndexBuiltFromOtherVectors) {
   auto parts_with = [](std::vector<float> index_data) {
-    CatalogParts parts;
-    parts.version = "v";
-    for (const char* id : {"a", "b"}) {
-      ItemSpec item;
-      item.id = id;
-      item.kind = v1::TRACK;
-      parts.items.push_back(item);
-    }
-    Matrix m;
-    m.dim = 2;
-    m.rows = 2;
-    m.data = {1, 0, 0, 1};
-    parts.space_vectors[kMusicSpace] = m;
-    Matrix other = m;
+    CatalogParts parts = TrackParts({"a", "b"}, {1, 0, 0, 1});
+    Matrix other = parts.space_vectors[kMusicSpace];
     other.data = std::move(index_data);
     IndexOptions o;
     o.type = "flat";
@@ -313,17 +319,7 @@ TEST(CatalogBuildTest, RejectsDuplicatesAndMismatchedRows) {
   b.Add("x", v1::TRACK, "a", {1, 0}).Add("x", v1::TRACK, "a", {0, 1});
   EXPECT_EQ(b.Build().status().code(), absl::StatusCode::kDataLoss);
 
-  CatalogParts parts;
-  parts.version = "v";
-  ItemSpec item;
-  item.id = "t";
-  item.kind = v1::TRACK;
-  parts.items.push_back(item);
-  Matrix m;
-  m.dim = 2;
-  m.rows = 2;
-  m.data = {1, 2, 3, 4};
-  parts.space_vectors[kMusicSpace] = m;
+  CatalogParts parts = TrackParts({"t"}, {1, 2, 3, 4});  // two vectors for one item
   EXPECT_EQ(Catalog::Build(std::move(parts), testing::ExactCatalogOptions()).status().code(),
             absl::StatusCode::kDataLoss);
 }
