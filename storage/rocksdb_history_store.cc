@@ -9,9 +9,11 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <limits>
 
 #include "absl/hash/hash.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace encore::storage {
@@ -97,6 +99,34 @@ RocksDbHistoryStore::RocksDbHistoryStore(std::unique_ptr<rocksdb::DB> db,
                                          RocksDbHistoryOptions options)
     : db_(std::move(db)), options_(options) {}
 
+namespace {
+
+// RocksDB before 8.3 (Debian 12 ships 7.8) never deletes the empty WAL a DB opens with when no
+// memtable flush happens before it closes (facebook/rocksdb#11313, fixed by #11409), so every
+// restart of a server that wrote nothing left one more empty *.log behind. Those files hold no
+// data and are older than the WAL in use; with track_and_verify_wals_in_manifest off (the
+// default) deleting them is safe, and this runs only while this process holds the DB lock.
+// (GetSortedWalFiles skips empty WALs, so the directory is listed directly.)
+void DeleteEmptyOldWals(rocksdb::DB* db, const std::string& dir) {
+  std::unique_ptr<rocksdb::LogFile> current;
+  if (!db->GetCurrentWalFile(&current).ok() || current == nullptr) return;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    uint64_t number = 0;
+    if (entry.path().extension() != ".log" ||
+        !absl::SimpleAtoi(absl::string_view(name).substr(0, name.size() - 4), &number)) {
+      continue;
+    }
+    std::error_code size_ec;
+    if (number < current->LogNumber() && entry.file_size(size_ec) == 0 && !size_ec) {
+      std::filesystem::remove(entry.path(), ec);
+    }
+  }
+}
+
+}  // namespace
+
 RocksDbHistoryStore::~RocksDbHistoryStore() {
   if (db_) db_->Close();
 }
@@ -123,6 +153,7 @@ absl::StatusOr<std::unique_ptr<RocksDbHistoryStore>> RocksDbHistoryStore::Open(
     return absl::UnavailableError(
         absl::StrCat("cannot open history store ", dir, ": ", s.ToString()));
   }
+  DeleteEmptyOldWals(raw, dir);
   return std::unique_ptr<RocksDbHistoryStore>(
       new RocksDbHistoryStore(std::unique_ptr<rocksdb::DB>(raw), options));
 }

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "common/file_util.h"
 #include "storage/event_import.h"
 #include "storage/in_memory_history_store.h"
@@ -102,6 +104,35 @@ TEST(RocksDbHistoryStoreTest, SurvivesReopen) {
   ASSERT_OK_AND_ASSIGN(auto events, store->Read("u", 10));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0], Ev("a", 5, EventType::kLike));
+}
+
+// Restarts that write nothing must not leave an empty WAL each (RocksDB 7.8 kept them all), and
+// data written before, including in a WAL that was never flushed, survives the clean-up.
+TEST(RocksDbHistoryStoreTest, RestartsDoNotAccumulateEmptyWals) {
+  testing::TempDir tmp;
+  auto count_wals = [&tmp] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(tmp.Sub("db"))) {
+      n += e.path().extension() == ".log";
+    }
+    return n;
+  };
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, RocksDbHistoryStore::Open(tmp.Sub("db"), {}));
+    ASSERT_OK(store->Append("u", std::vector<HistoryEvent>{Ev("a", 5, EventType::kPlay)}));
+  }
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto store, RocksDbHistoryStore::Open(tmp.Sub("db"), {}));
+    ASSERT_OK_AND_ASSIGN(auto events, store->Read("u", 10));
+    ASSERT_EQ(events.size(), 1u) << "restart " << i;
+  }
+  EXPECT_LE(count_wals(), 2);
+  ASSERT_OK_AND_ASSIGN(auto store, RocksDbHistoryStore::Open(tmp.Sub("db"), {}));
+  ASSERT_OK(store->Append("u", std::vector<HistoryEvent>{Ev("b", 6, EventType::kPlay)}));
+  store.reset();
+  ASSERT_OK_AND_ASSIGN(store, RocksDbHistoryStore::Open(tmp.Sub("db"), {}));
+  ASSERT_OK_AND_ASSIGN(auto events, store->Read("u", 10));
+  EXPECT_EQ(events.size(), 2u);
 }
 
 TEST(RocksDbHistoryStoreTest, KeyRoundTrip) {
