@@ -86,23 +86,12 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
   visited.Visit(ep);
   candidates.emplace(d_ep, ep);
   results.emplace(d_ep, ep);
-  int32_t batch[256];
-  while (!candidates.empty()) {
-    const Node c = candidates.top();
-    if (c.first > results.top().first && results.size() >= beam) break;
-    candidates.pop();
-    size_t begin = 0, end = 0;
-    range(c.second, 0, &begin, &end);
-    // Collect the unvisited neighbours and prefetch their vectors before computing distances,
-    // so the memory loads overlap instead of stalling one after another.
-    int n = 0;
-    for (size_t j = begin; j < end && n < 256; ++j) {
-      const int32_t nb = hnsw.neighbors[j];
-      if (nb < 0) break;
-      if (!visited.Visit(nb)) continue;
-      Prefetch(data + static_cast<size_t>(nb) * d, dim);
-      batch[n++] = nb;
-    }
+  // Unvisited neighbours are collected (and their vectors prefetched) a batch at a time before
+  // any distance is computed, so the memory loads overlap instead of stalling one by one.
+  constexpr int kBatch = 64;
+  int32_t batch[kBatch];
+  int n = 0;
+  auto score_batch = [&] {
     for (int j = 0; j < n; ++j) {
       const float dn = dist(batch[j]);
       if (results.size() < beam || dn < results.top().first) {
@@ -111,6 +100,23 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
         if (results.size() > beam) results.pop();
       }
     }
+    n = 0;
+  };
+  while (!candidates.empty()) {
+    const Node c = candidates.top();
+    if (c.first > results.top().first && results.size() >= beam) break;
+    candidates.pop();
+    size_t begin = 0, end = 0;
+    range(c.second, 0, &begin, &end);
+    for (size_t j = begin; j < end; ++j) {
+      const int32_t nb = hnsw.neighbors[j];
+      if (nb < 0) break;
+      if (!visited.Visit(nb)) continue;
+      Prefetch(data + static_cast<size_t>(nb) * d, dim);
+      batch[n++] = nb;
+      if (n == kBatch) score_batch();
+    }
+    score_batch();
   }
   while (results.size() > static_cast<size_t>(k)) results.pop();
   out.resize(results.size());

@@ -181,6 +181,26 @@ TEST(FaissIndexTest, EncoreHnswSearchMatchesFaissRecall) {
   EXPECT_EQ(FaissIndex::Build(data, o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A wide graph (M=48: 96 base-layer neighbours, more than one prefetch batch) loses nothing.
+TEST(FaissIndexTest, EncoreHnswSearchHandlesWideGraphs) {
+  Matrix data = Random(5000, 16, 7);
+  Matrix queries = Random(100, 16, 8);
+  IndexOptions o;
+  o.type = "hnsw";
+  o.hnsw_m = 48;
+  o.hnsw_search = "faiss";
+  ASSERT_OK_AND_ASSIGN(auto built, FaissIndex::Build(data, o));
+  testing::TempDir tmp;
+  ASSERT_OK(built->Save(tmp.Sub("i.faiss")));
+  o.hnsw_search = "encore";
+  ASSERT_OK_AND_ASSIGN(auto encore_search, FaissIndex::Load(tmp.Sub("i.faiss"), 16, 5000, o));
+  ExactIndex exact(&data);
+  const double f = RecallAt10(*built, exact, queries, 32);
+  const double e = RecallAt10(*encore_search, exact, queries, 32);
+  EXPECT_GE(e, f - 0.01);
+  EXPECT_GE(e, 0.9);
+}
+
 TEST(FaissIndexTest, AutoPicksByThreshold) {
   IndexOptions o;
   o.hnsw_threshold = 100;
