@@ -136,6 +136,28 @@ TEST_F(SnapshotTest, WritesTheGraphBuiltWithCuratedRules) {
   EXPECT_FALSE(pg.IsA(pg.TagId("grunge"), pg.TagId("metal")));
 }
 
+// Snapshots written before graph.pb existed still load: the graph is derived from the items'
+// tags at load, as it was then.
+TEST_F(SnapshotTest, LoadsSnapshotWithoutGraphFile) {
+  const std::string dir = Publish("v1");
+  ASSERT_OK_AND_ASSIGN(auto with_graph, Catalog::Load(dir, {}));
+  ASSERT_OK_AND_ASSIGN(v1::SnapshotManifest manifest, ReadManifest(dir));
+  manifest.clear_graph_file();
+  auto* files = manifest.mutable_files();
+  files->erase(std::remove_if(files->begin(), files->end(),
+                              [](const auto& f) { return f.name() == "graph.pb"; }),
+               files->end());
+  ASSERT_OK_AND_ASSIGN(std::string json, ManifestToJson(manifest));
+  ASSERT_OK(common::WriteFile(dir + "/" + kManifestFile, json));
+  std::filesystem::remove(dir + "/graph.pb");
+  ASSERT_OK_AND_ASSIGN(auto derived, Catalog::Load(dir, {}));
+  EXPECT_EQ(derived->graph().num_families(), with_graph->graph().num_families());
+  const ItemId t1 = *derived->Find("t1");
+  ASSERT_FALSE(derived->item(t1).families.empty());
+  EXPECT_EQ(derived->graph().FamilyName(derived->item(t1).families[0].family),
+            with_graph->graph().FamilyName(with_graph->item(t1).families[0].family));
+}
+
 TEST_F(SnapshotTest, KeepsOneCopyOfTheVectors) {
   const std::string dir = Publish("v1");
   ASSERT_OK_AND_ASSIGN(auto catalog, Catalog::Load(dir, {}));
