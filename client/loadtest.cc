@@ -251,7 +251,7 @@ class Driver {
                            std::chrono::milliseconds(absl::GetFlag(FLAGS_deadline_ms)));
     const size_t conn = next_conn_++ % recommender_.size();
     grpc::CompletionQueue* cq = cqs_[conn].get();
-    auto* stub = recommender_[conn].get();
+    encore::v1::Recommender::Stub* recommender = recommender_[conn].get();
     switch (call->rpc) {
       case kRecommend:
         call->recommend_req.set_user_id(workload_.User(rng));
@@ -259,24 +259,21 @@ class Driver {
         if (std::uniform_real_distribution<double>(0, 1)(rng) < absl::GetFlag(FLAGS_seed_share)) {
           call->recommend_req.add_seed_item_ids(workload_.Item(rng));
         }
-        call->recommend = stub->PrepareAsyncRecommend(&call->ctx, call->recommend_req, cq);
-        call->recommend->StartCall();
-        call->recommend->Finish(&call->recommend_resp, &call->status, call);
+        Send(call, cq, recommender, &encore::v1::Recommender::Stub::PrepareAsyncRecommend,
+             call->recommend_req, &call->recommend_resp, &call->recommend);
         break;
       case kSimilar:
         call->similar_req.set_item_id(workload_.Item(rng));
         call->similar_req.set_count(absl::GetFlag(FLAGS_count));
-        call->similar = stub->PrepareAsyncSimilarItems(&call->ctx, call->similar_req, cq);
-        call->similar->StartCall();
-        call->similar->Finish(&call->similar_resp, &call->status, call);
+        Send(call, cq, recommender, &encore::v1::Recommender::Stub::PrepareAsyncSimilarItems,
+             call->similar_req, &call->similar_resp, &call->similar);
         break;
       case kArtists:
         call->artists_req.set_artist_id(absl::StrCat(
             "a", std::uniform_int_distribution<int64_t>(1, absl::GetFlag(FLAGS_artists))(rng)));
         call->artists_req.set_count(absl::GetFlag(FLAGS_count));
-        call->artists = stub->PrepareAsyncSimilarArtists(&call->ctx, call->artists_req, cq);
-        call->artists->StartCall();
-        call->artists->Finish(&call->artists_resp, &call->status, call);
+        Send(call, cq, recommender, &encore::v1::Recommender::Stub::PrepareAsyncSimilarArtists,
+             call->artists_req, &call->artists_resp, &call->artists);
         break;
       case kRecord: {
         call->record_req.set_user_id(workload_.User(rng));
@@ -287,20 +284,32 @@ class Driver {
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count());
         e->set_played_ms(180000);
-        call->record = stub->PrepareAsyncRecordEvents(&call->ctx, call->record_req, cq);
-        call->record->StartCall();
-        call->record->Finish(&call->record_resp, &call->status, call);
+        Send(call, cq, recommender, &encore::v1::Recommender::Stub::PrepareAsyncRecordEvents,
+             call->record_req, &call->record_resp, &call->record);
         break;
       }
       default:
-        call->info = admin_[conn]->PrepareAsyncGetCatalogInfo(&call->ctx, call->info_req, cq);
-        call->info->StartCall();
-        call->info->Finish(&call->info_resp, &call->status, call);
+        Send(call, cq, admin_[conn].get(),
+             &encore::v1::CatalogAdmin::Stub::PrepareAsyncGetCatalogInfo, call->info_req,
+             &call->info_resp, &call->info);
         break;
     }
   }
 
  private:
+  // Prepares a unary call with the generated client's PrepareAsync* method, starts it, and asks
+  // for its completion on `cq` tagged with `call`.
+  template <typename Client, typename Req, typename Resp>
+  static void Send(Call* call, grpc::CompletionQueue* cq, Client* client,
+                   std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>> (Client::*prepare)(
+                       grpc::ClientContext*, const Req&, grpc::CompletionQueue*),
+                   const Req& req, Resp* resp,
+                   std::unique_ptr<grpc::ClientAsyncResponseReader<Resp>>* reader) {
+    *reader = (client->*prepare)(&call->ctx, req, cq);
+    (*reader)->StartCall();
+    (*reader)->Finish(resp, &call->status, call);
+  }
+
   void Drain(grpc::CompletionQueue* cq) {
     void* tag = nullptr;
     bool ok = false;

@@ -43,25 +43,27 @@ absl::Status CheckSearchImpl(const IndexOptions& options) {
 
 FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, std::string type,
                        const IndexOptions& options)
-    : index_(std::move(index)),
-      type_(std::move(type)),
-      default_ef_(options.ef_search),
-      own_hnsw_search_(options.hnsw_search != "faiss") {}
+    : index_(std::move(index)), type_(std::move(type)), default_ef_(options.ef_search) {
+  // Resolved once here, not per query: the flat float storage, and the graph Encore's HNSW
+  // search walks (null when FAISS's own search is asked for).
+  const faiss::Index* storage = index_.get();
+  const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(storage);
+  if (hnsw != nullptr) storage = hnsw->storage;
+  const auto* flat = dynamic_cast<const faiss::IndexFlat*>(storage);
+  if (flat != nullptr && flat->code_size == sizeof(float) * static_cast<size_t>(flat->d)) {
+    storage_ = flat->get_xb();
+  }
+  if (hnsw != nullptr && storage_ != nullptr && options.hnsw_search != "faiss") {
+    own_hnsw_graph_ = &hnsw->hnsw;
+  }
+}
 
 FaissIndex::~FaissIndex() = default;
 
 int32_t FaissIndex::dimension() const { return static_cast<int32_t>(index_->d); }
 int64_t FaissIndex::size() const { return index_->ntotal; }
 
-const float* FaissIndex::stored_vectors() const {
-  const faiss::Index* storage = index_.get();
-  if (const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(storage)) storage = hnsw->storage;
-  const auto* flat = dynamic_cast<const faiss::IndexFlat*>(storage);
-  if (flat == nullptr || flat->code_size != sizeof(float) * static_cast<size_t>(flat->d)) {
-    return nullptr;
-  }
-  return flat->get_xb();
-}
+const float* FaissIndex::stored_vectors() const { return storage_; }
 
 absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Build(MatrixView vectors,
                                                               const IndexOptions& options) {
@@ -139,12 +141,11 @@ absl::Status FaissIndex::RunSearch(const float* queries, int64_t n, int k,
   if (k < 1) return absl::InvalidArgumentError("k must be >= 1");
   PinOpenMpToOneThread();
   try {
-    if (type_ == "hnsw" && own_hnsw_search_) {
-      const auto* hnsw = static_cast<const faiss::IndexHNSW*>(index_.get());
+    if (own_hnsw_graph_ != nullptr) {
       const int ef = params.ef_search > 0 ? params.ef_search : default_ef_;
       const int64_t d = index_->d;
       for (int64_t q = 0; q < n; ++q) {
-        std::vector<Neighbor> hits = HnswSearch(hnsw->hnsw, stored_vectors(), index_->d,
+        std::vector<Neighbor> hits = HnswSearch(*own_hnsw_graph_, storage_, index_->d,
                                                 index_->ntotal, queries + q * d, k, ef);
         for (int i = 0; i < k; ++i) {
           const bool hit = i < static_cast<int>(hits.size());

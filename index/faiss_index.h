@@ -10,7 +10,8 @@
 
 namespace faiss {
 struct Index;
-}
+struct HNSW;
+}  // namespace faiss
 
 namespace encore::index {
 
@@ -74,7 +75,8 @@ class FaissIndex : public EmbeddingIndex {
   std::unique_ptr<faiss::Index> index_;
   std::string type_;
   int default_ef_;
-  bool own_hnsw_search_;
+  const float* storage_ = nullptr;               // flat float storage, if any
+  const faiss::HNSW* own_hnsw_graph_ = nullptr;  // searched by HnswSearch when set
 };
 
 }  // namespace encore::index

@@ -137,14 +137,4 @@ absl::Status ForEachItemRecord(absl::string_view bytes, const std::string& name,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<v1::ItemRecord>> ParseItems(const std::string& bytes,
-                                                       const std::string& name) {
-  std::vector<v1::ItemRecord> items;
-  RETURN_IF_ERROR(ForEachItemRecord(bytes, name, [&items](v1::ItemRecord* rec) {
-    items.push_back(std::move(*rec));
-    return absl::OkStatus();
-  }));
-  return items;
-}
-
 }  // namespace encore::index

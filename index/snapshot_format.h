@@ -44,8 +44,6 @@ std::string SerializeItems(const std::vector<v1::ItemRecord>& items);
 // first error of `fn` or of the stream (DATA_LOSS naming `name` and the record number).
 absl::Status ForEachItemRecord(absl::string_view bytes, const std::string& name,
                                const std::function<absl::Status(v1::ItemRecord*)>& fn);
-absl::StatusOr<std::vector<v1::ItemRecord>> ParseItems(const std::string& bytes,
-                                                       const std::string& name);
 
 }  // namespace encore::index
 
