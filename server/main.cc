@@ -23,8 +23,12 @@ ABSL_FLAG(std::string, host, "0.0.0.0", "gRPC listen host");
 ABSL_FLAG(int, port, 50051, "gRPC port (0 = pick a free one and print it)");
 ABSL_FLAG(std::string, metrics_host, "0.0.0.0", "Prometheus listen host");
 ABSL_FLAG(int, metrics_port, 9464, "Prometheus /metrics port (0 = pick one, -1 = off)");
-ABSL_FLAG(int, worker_threads, 0, "Pipeline worker threads (0 = one per core)");
-ABSL_FLAG(int, max_queue, 128, "Requests waiting for a worker before RESOURCE_EXHAUSTED");
+ABSL_FLAG(std::string, execution, "auto",
+          "Where RPC work runs: pool (workers behind a bounded queue), inline (on gRPC's callback "
+          "thread, no hand-off) or auto (inline on machines with at most 2 cores, else pool)");
+ABSL_FLAG(int, worker_threads, 0, "With --execution=pool: worker threads (0 = one per core)");
+ABSL_FLAG(int, max_queue, 128,
+          "With --execution=pool: requests waiting for a worker before RESOURCE_EXHAUSTED");
 ABSL_FLAG(std::string, index_type, "auto", "Index when the snapshot has none: auto, flat, hnsw");
 ABSL_FLAG(int64_t, hnsw_threshold, 200000, "With --index_type=auto: rows from which HNSW is used");
 ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree when building");
@@ -117,6 +121,7 @@ int main(int argc, char** argv) {
   server_options.port = absl::GetFlag(FLAGS_port);
   server_options.metrics_host = absl::GetFlag(FLAGS_metrics_host);
   server_options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  server_options.execution = absl::GetFlag(FLAGS_execution);
   server_options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   server_options.max_queue = absl::GetFlag(FLAGS_max_queue);
   encore::recommend::PipelineOptions pipeline_options;
@@ -140,8 +145,8 @@ int main(int argc, char** argv) {
   auto server = encore::server::EncoreServer::Start(server_options, &snapshots, history->get(),
                                                     pipeline_options);
   if (!server.ok()) return Fail(server.status().ToString());
-  std::printf("encore-server listening grpc_port=%d metrics_port=%d\n", (*server)->port(),
-              (*server)->metrics_port());
+  std::printf("encore-server listening grpc_port=%d metrics_port=%d execution=%s\n",
+              (*server)->port(), (*server)->metrics_port(), (*server)->execution().c_str());
   std::fflush(stdout);
 
   // Health stays NOT_SERVING until this load completes.

@@ -30,7 +30,8 @@ class RequestRunner {
   RequestRunner(index::SnapshotManager* snapshots, WorkerPool* pool, Metrics* metrics)
       : snapshots_(snapshots), pool_(pool), metrics_(metrics) {}
 
-  // `work(catalog)` runs on a worker with the catalog pinned for its whole duration.
+  // `work(catalog)` runs with the catalog pinned for its whole duration: on a pool worker, or
+  // without a pool (inline execution) right here on gRPC's callback thread.
   template <typename Work>
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* ctx, const char* method, Work work) {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
@@ -41,7 +42,7 @@ class RequestRunner {
       metrics_->RecordRequest(method, CodeName(status.error_code()), seconds);
       reactor->Finish(status);
     };
-    bool queued = pool_->TrySubmit([this, ctx, work = std::move(work), finish]() mutable {
+    auto task = [this, ctx, work = std::move(work), finish]() mutable {
       if (ctx->IsCancelled()) {
         finish(grpc::Status(grpc::CANCELLED, "cancelled before it started"));
         return;
@@ -56,8 +57,10 @@ class RequestRunner {
         return;
       }
       finish(ToGrpcStatus(work(*catalog)));
-    });
-    if (!queued) {
+    };
+    if (pool_ == nullptr) {
+      task();
+    } else if (!pool_->TrySubmit(std::move(task))) {
       finish(grpc::Status(grpc::RESOURCE_EXHAUSTED, "server overloaded: request queue is full"));
     }
     return reactor;
@@ -184,10 +187,19 @@ absl::StatusOr<std::unique_ptr<EncoreServer>> EncoreServer::Start(
     if (!exposed.ok()) return exposed;
   }
   s->pipeline_ = std::make_unique<recommend::RecommendPipeline>(history, pipeline_options);
-  int threads = options.worker_threads > 0
-                    ? options.worker_threads
-                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  s->pool_ = std::make_unique<WorkerPool>(threads, options.max_queue);
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  if (options.execution == "auto") {
+    s->execution_ = cores <= kInlineMaxCores ? "inline" : "pool";
+  } else if (options.execution == "inline" || options.execution == "pool") {
+    s->execution_ = options.execution;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("execution must be auto, inline or pool, not '", options.execution, "'"));
+  }
+  if (s->execution_ == "pool") {
+    s->pool_ = std::make_unique<WorkerPool>(
+        options.worker_threads > 0 ? options.worker_threads : cores, options.max_queue);
+  }
   s->services_ =
       std::make_unique<Services>(snapshots, s->pool_.get(), s->metrics_.get(), s->pipeline_.get());
 
@@ -227,7 +239,7 @@ void EncoreServer::Shutdown(absl::Duration grace) {
   if (auto* health = server_->GetHealthCheckService()) health->SetServingStatus(false);
   // Waits for in-flight callbacks, which finish on the pool; so the pool stops afterwards.
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
-  pool_->Stop();
+  if (pool_) pool_->Stop();
 }
 
 void EncoreServer::Wait() { server_->Wait(); }

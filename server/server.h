@@ -17,6 +17,9 @@
 
 namespace encore::server {
 
+// With ServerOptions::execution "auto": the most cores on which RPC work runs inline.
+inline constexpr int kInlineMaxCores = 2;
+
 struct ServerOptions {
   // gRPC listen address. Default: 0.0.0.0:50051; port 0 picks a free port.
   std::string host = "0.0.0.0";
@@ -24,9 +27,19 @@ struct ServerOptions {
   // Prometheus /metrics address. Default: 0.0.0.0:9464; port 0 picks one; -1 disables.
   std::string metrics_host = "0.0.0.0";
   int metrics_port = 9464;
-  // Pipeline workers. Default: 0 = one per core.
+  // Where each RPC's work runs:
+  //  - "pool": handed to `worker_threads` workers behind a bounded queue; a request finding
+  //    `max_queue` others waiting fails at once with RESOURCE_EXHAUSTED.
+  //  - "inline": on the gRPC callback thread that received it. No hand-off (two fewer thread
+  //    wake-ups per call, measured in docs/BENCHMARKS.md) and no admission queue: excess load
+  //    waits in gRPC and requests whose deadline passed meanwhile fail DEADLINE_EXCEEDED without
+  //    running. gRPC 1.51 runs callbacks on max(2, cores / 2) threads, so on larger machines
+  //    inline would leave cores idle.
+  //  - "auto" (default): inline on machines with at most kInlineMaxCores cores, else pool.
+  std::string execution = "auto";
+  // Pool workers. Default: 0 = one per core.
   int worker_threads = 0;
-  // Requests allowed to wait for a worker before RESOURCE_EXHAUSTED. Default: 128.
+  // Requests allowed to wait for a pool worker before RESOURCE_EXHAUSTED. Default: 128.
   int max_queue = 128;
   // Largest request accepted. Default: 4 MiB.
   int max_receive_bytes = 4 << 20;
@@ -49,6 +62,8 @@ class EncoreServer {
   ~EncoreServer();
 
   int port() const { return port_; }
+  // "inline" or "pool": how ServerOptions::execution resolved.
+  const std::string& execution() const { return execution_; }
   int metrics_port() const { return metrics_->port(); }
   Metrics& metrics() { return *metrics_; }
 
@@ -69,6 +84,7 @@ class EncoreServer {
   std::unique_ptr<grpc::Server> server_;
   index::SnapshotManager* snapshots_ = nullptr;
   int port_ = 0;
+  std::string execution_;
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };

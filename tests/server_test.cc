@@ -46,7 +46,8 @@ std::string HttpGetMetrics(int port) {
   return out;
 }
 
-class ServerTest : public ::testing::Test {
+// Every test runs with both ways of executing RPC work (ServerOptions::execution).
+class ServerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     offline::SyntheticOptions o;
@@ -74,9 +75,11 @@ class ServerTest : public ::testing::Test {
   }
 
   // Metrics are off unless asked for: stopping civetweb's HTTP server takes ~2 s.
-  void StartServer(bool load, bool metrics = false) {
+  void StartServer(bool load, bool metrics = false, int max_queue = 128) {
     if (load) ASSERT_OK(snapshots_.LoadAndSwap(snapshot_dir_));
     ServerOptions o;
+    o.execution = GetParam();
+    o.max_queue = max_queue;
     o.host = "127.0.0.1";
     o.port = 0;
     o.metrics_host = "127.0.0.1";
@@ -84,6 +87,7 @@ class ServerTest : public ::testing::Test {
     o.worker_threads = 2;
     ASSERT_OK_AND_ASSIGN(server_, EncoreServer::Start(o, &snapshots_, history_.get(), {}));
     ASSERT_GT(server_->port(), 0);
+    ASSERT_EQ(server_->execution(), GetParam());
     // A local subchannel pool lets the connection close with the channel at teardown.
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -120,7 +124,7 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 
-TEST_F(ServerTest, HealthIsNotServingUntilACatalogLoads) {
+TEST_P(ServerTest, HealthIsNotServingUntilACatalogLoads) {
   StartServer(/*load=*/false);
   EXPECT_EQ(Health(), HealthCheckResponse::NOT_SERVING);
   v1::RecommendRequest req;
@@ -133,7 +137,7 @@ TEST_F(ServerTest, HealthIsNotServingUntilACatalogLoads) {
   server_->Shutdown(absl::Seconds(1));
 }
 
-TEST_F(ServerTest, RecommendForAKnownListener) {
+TEST_P(ServerTest, RecommendForAKnownListener) {
   StartServer(true);
   const offline::SyntheticUser& user = data_.users[0];
   v1::RecommendRequest req;
@@ -160,7 +164,7 @@ TEST_F(ServerTest, RecommendForAKnownListener) {
   }
 }
 
-TEST_F(ServerTest, SimilarItemsAndArtists) {
+TEST_P(ServerTest, SimilarItemsAndArtists) {
   StartServer(true);
   {
     grpc::ClientContext ctx;
@@ -187,7 +191,7 @@ TEST_F(ServerTest, SimilarItemsAndArtists) {
   }
 }
 
-TEST_F(ServerTest, UnknownIdsAreNotFound) {
+TEST_P(ServerTest, UnknownIdsAreNotFound) {
   StartServer(true);
   {
     grpc::ClientContext ctx;
@@ -216,7 +220,7 @@ TEST_F(ServerTest, UnknownIdsAreNotFound) {
   EXPECT_NE(s.error_message().find("no-such-seed"), std::string::npos);
 }
 
-TEST_F(ServerTest, InvalidArgumentsChangeNothing) {
+TEST_P(ServerTest, InvalidArgumentsChangeNothing) {
   StartServer(true);
   v1::RecommendRequest bad;
   bad.set_user_id("u1");
@@ -244,7 +248,7 @@ TEST_F(ServerTest, InvalidArgumentsChangeNothing) {
   EXPECT_TRUE(history.empty());
 }
 
-TEST_F(ServerTest, RecordedEventsShapeTheNextRecommendation) {
+TEST_P(ServerTest, RecordedEventsShapeTheNextRecommendation) {
   StartServer(true);
   // Cold user: popular items.
   v1::RecommendRequest req;
@@ -279,7 +283,7 @@ TEST_F(ServerTest, RecordedEventsShapeTheNextRecommendation) {
   }
 }
 
-TEST_F(ServerTest, CatalogInfoAndMetrics) {
+TEST_P(ServerTest, CatalogInfoAndMetrics) {
   StartServer(true, /*metrics=*/true);
   grpc::ClientContext ctx;
   v1::GetCatalogInfoResponse info;
@@ -320,7 +324,7 @@ TEST_F(ServerTest, CatalogInfoAndMetrics) {
   EXPECT_NE(page.find("encore_history_events_written_total"), std::string::npos);
 }
 
-TEST_F(ServerTest, NoChristmasInJulyButMaybeInDecember) {
+TEST_P(ServerTest, NoChristmasInJulyButMaybeInDecember) {
   StartServer(true);
   std::set<std::string> christmas;
   for (const auto& item : data_.snapshot.items) {
@@ -363,7 +367,7 @@ TEST_F(ServerTest, NoChristmasInJulyButMaybeInDecember) {
   EXPECT_GT(december_hits, 0);
 }
 
-TEST_F(ServerTest, SwapDuringTrafficNeverFailsARequest) {
+TEST_P(ServerTest, SwapDuringTrafficNeverFailsARequest) {
   StartServer(true);
   // Publish a second version and swap it in while requests run.
   data_.snapshot.version = "test-2";
@@ -399,6 +403,60 @@ TEST_F(ServerTest, SwapDuringTrafficNeverFailsARequest) {
   v1::GetCatalogInfoResponse info;
   ASSERT_TRUE(admin_->GetCatalogInfo(&ctx, {}, &info).ok());
   EXPECT_EQ(info.version(), "test-2");
+}
+
+TEST_P(ServerTest, AdmissionQueueOnlyInPoolExecution) {
+  // No room in the queue: a pool refuses at once, inline execution has no queue to fill.
+  StartServer(true, /*metrics=*/false, /*max_queue=*/0);
+  v1::RecommendRequest req;
+  req.set_user_id("u1");
+  v1::RecommendResponse resp;
+  grpc::Status s = Recommend(req, &resp);
+  if (GetParam() == "pool") {
+    EXPECT_EQ(s.error_code(), grpc::RESOURCE_EXHAUSTED) << s.error_message();
+    EXPECT_EQ(resp.items_size(), 0);
+  } else {
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_GT(resp.items_size(), 0);
+  }
+}
+
+TEST_P(ServerTest, ExpiredDeadlineDoesNoWork) {
+  StartServer(true);
+  v1::RecordEventsRequest req;
+  req.set_user_id("u-late");
+  auto* e = req.add_events();
+  e->set_item_id(data_.snapshot.items[0].id());
+  e->set_type(v1::PLAY);
+  e->set_timestamp_ms(common::NowMs());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() - std::chrono::milliseconds(1));
+  v1::RecordEventsResponse resp;
+  EXPECT_EQ(stub_->RecordEvents(&ctx, req, &resp).error_code(), grpc::DEADLINE_EXCEEDED);
+  ASSERT_OK_AND_ASSIGN(auto events, history_->Read("u-late", 10));
+  EXPECT_TRUE(events.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Execution, ServerTest, ::testing::Values("inline", "pool"),
+                         [](const auto& info) { return info.param; });
+
+TEST(ServerOptionsTest, ExecutionIsValidatedAndAutoResolves) {
+  testing::TempDir tmp;
+  ASSERT_OK_AND_ASSIGN(auto history, storage::RocksDbHistoryStore::Open(tmp.Sub("h"), {}));
+  index::SnapshotManager snapshots{index::CatalogOptions{}};
+  ServerOptions o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.metrics_port = -1;
+  o.execution = "threads";
+  auto bad = EncoreServer::Start(o, &snapshots, history.get(), {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("threads"), std::string::npos);
+  o.execution = "auto";
+  ASSERT_OK_AND_ASSIGN(auto server, EncoreServer::Start(o, &snapshots, history.get(), {}));
+  const bool small = std::thread::hardware_concurrency() <= kInlineMaxCores;
+  EXPECT_EQ(server->execution(), small ? "inline" : "pool");
 }
 
 }  // namespace
