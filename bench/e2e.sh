@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # End-to-end serving benchmark, all in ONE run on this machine (client and server share it):
 #   (a) the floor: an empty unary RPC (GetCatalogInfo) on the same server, max throughput R0;
-#   (b) raw FAISS search time per query at the serving parameters (t_ann) and its recall@10;
+#   (b) raw index search time per query at the serving parameters (t_ann) and its recall@10 --
+#       for perturbed item vectors with k = 10, and for the very searches Recommend issues
+#       (listeners' taste vectors, k = count * 4 + excluded), captured in process and replayed;
 #   (c) Recommend: max throughput, then p50/p99/p99.9 at 50% and 80% of it (open loop);
 # and the ratios against R_lim = 1 / (1/R0 + t_ann/c). One scenario is cross-checked with h2load.
 #
 # Usage: bench/e2e.sh BUILD_DIR WORK_DIR
 # Env: TRACKS (1000000), USERS (100000), EVENTS_PER_USER (20), DIM (40), EF_SEARCH (96),
-#      EF_CONSTRUCTION (40), CONCURRENCY (16), DURATION (15), CORES (2)
+#      EF_CONSTRUCTION (40), CONCURRENCY (16), DURATION (15), CORES (2),
+#      EXECUTION (auto: the server's --execution)
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 WORK=$2
 TRACKS=${TRACKS:-1000000} USERS=${USERS:-100000} EVENTS_PER_USER=${EVENTS_PER_USER:-20}
 DIM=${DIM:-40} EF_SEARCH=${EF_SEARCH:-96} EF_CONSTRUCTION=${EF_CONSTRUCTION:-40}
-C=${CONCURRENCY:-16} DUR=${DURATION:-15} CORES=${CORES:-2}
+C=${CONCURRENCY:-16} DUR=${DURATION:-15} CORES=${CORES:-2} EXECUTION=${EXECUTION:-auto}
 mkdir -p "$WORK"
 LT="$BUILD/client/encore-loadtest"
 PID=""
@@ -33,11 +36,13 @@ SNAP_BYTES=$(du -cb "$SNAP"/*.npy "$SNAP"/*.faiss | tail -1 | cut -f1)
 
 start_server() {  # extra args...
   "$BUILD/server/encore-server" --snapshot_dir="$WORK/snapshots" --history_dir="$WORK/history" \
-    --port=0 --metrics_port=-1 --ef_search="$EF_SEARCH" --snapshot_poll_seconds=0 "$@" \
+    --port=0 --metrics_port=-1 --ef_search="$EF_SEARCH" --snapshot_poll_seconds=0 \
+    --execution="$EXECUTION" "$@" \
     > "$WORK/server.out" 2> "$WORK/server.err" &
   PID=$!
   for _ in $(seq 1 3000); do grep -q grpc_port "$WORK/server.out" 2>/dev/null && break; sleep 0.01; done
   PORT=$(grep -o 'grpc_port=[0-9]*' "$WORK/server.out" | cut -d= -f2)
+  grep -o 'execution=[a-z]*' "$WORK/server.out" || true
   # One probing process (a shell loop of CLI starts would compete with the load for the CPU).
   "$BUILD/client/encore-cli" --target=127.0.0.1:$PORT health --wait_seconds=600 > /dev/null && return 0
   echo "server did not become ready"; cat "$WORK/server.err"; exit 1
@@ -53,6 +58,13 @@ if [ ! -f "$WORK/history/.imported" ]; then
   touch "$WORK/history/.imported"
 fi
 
+echo "== (b) the searches Recommend issues for 2000 sampled listeners, replayed single-threaded"
+echo "   (before the server starts: the replay opens the history store itself)"
+SERVING=$("$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --ef_search="$EF_SEARCH" --queries=2000 \
+  --exact_queries=100 --history_dir="$WORK/history" --users="$USERS")
+echo "$SERVING"
+field() { echo "$1" | grep -oE "(^| )$2=[0-9.]*" | head -1 | cut -d= -f2; }
+
 echo "== (0) start-up from the prebuilt index"
 t0=$(date +%s.%N)
 start_server
@@ -60,13 +72,13 @@ READY=$(python3 -c "print(round($(date +%s.%N) - $t0, 3))")
 RSS_KB=$(grep VmRSS /proc/$PID/status | awk '{print $2}')
 echo "ready_seconds=$READY rss_mb=$((RSS_KB / 1024)) snapshot_vector_and_index_mb=$((SNAP_BYTES / 1048576))"
 
-echo "== (b) raw FAISS search at ef_search=$EF_SEARCH (single thread) and recall@10 vs exact"
+echo "== (b) index search at ef_search=$EF_SEARCH (single thread), perturbed item vectors, k=10, recall@10 vs exact"
 ANN=$("$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --ef_search="$EF_SEARCH" --queries=2000 --exact_queries=100)
 echo "$ANN"
 echo "for comparison, FAISS's own HNSW search over the same graph:"
 "$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --ef_search="$EF_SEARCH" --queries=2000 \
   --exact_queries=100 --hnsw_search=faiss
-T_ANN_MS=$(echo "$ANN" | grep -o 'ann_ms_per_query=[0-9.]*' | cut -d= -f2)
+T_ANN_MS=$(field "$ANN" ann_ms_per_query)
 
 COMMON=(--target=127.0.0.1:$PORT --users="$USERS" --items="$TRACKS" --warmup=3 --duration="$DUR")
 echo "== (a) floor: empty unary RPC, closed loop, concurrency $C and 1"
@@ -109,15 +121,27 @@ fi
 RSS_END_KB=$(grep VmRSS /proc/$PID/status | awk '{print $2}')
 echo "rss_after_load_mb=$((RSS_END_KB / 1024))"
 stop_server
-python3 - "$WORK" "$R0" "$RMAX" "$T_ANN_MS" "$CORES" "$RSS_KB" "$SNAP_BYTES" "$READY" <<'PY'
+python3 - "$WORK" "$R0" "$RMAX" "$T_ANN_MS" "$CORES" "$RSS_KB" "$SNAP_BYTES" "$READY" \
+  "$(field "$SERVING" ann_ms_per_query)" "$(field "$SERVING" queries)" \
+  "$(field "$SERVING" recommend_ms_per_call)" "$(field "$SERVING" recall_at_10)" \
+  "$(field "$SERVING" mean_k)" "$(field "$ANN" recall_at_10)" <<'PY'
 import json, sys
-work, r0, rmax, t_ann_ms, cores, rss_kb, snap_bytes, ready = sys.argv[1:]
+(work, r0, rmax, t_ann_ms, cores, rss_kb, snap_bytes, ready, s_ann_ms, s_searches, s_call_ms,
+ s_recall, s_k, recall) = sys.argv[1:]
 r0, rmax, t_ann, cores = float(r0), float(rmax), float(t_ann_ms) / 1000, int(cores)
-r_lim = 1 / (1 / r0 + t_ann / cores)
+# Index time per Recommend call: the replayed searches per call (some calls widen once).
+t_call = float(s_ann_ms) / 1000 * int(s_searches) / 2000
 print("\n== summary")
-print(f"R0 (empty RPC) = {r0:.0f} req/s; t_ann = {t_ann*1000:.3f} ms; c = {cores}")
-print(f"R_lim = 1/(1/R0 + t_ann/c) = {r_lim:.0f} req/s")
-print(f"Recommend max = {rmax:.0f} req/s = {rmax / r_lim:.1%} of R_lim (target >= 80%)")
+print(f"R0 (empty RPC) = {r0:.0f} req/s; c = {cores}")
+print(f"t_ann, item vectors, k=10: {t_ann*1000:.3f} ms/search, recall@10 {float(recall):.3f}")
+print(f"t_ann, Recommend's own searches (mean k {float(s_k):.0f}, {int(s_searches)/2000:.3f} per call): "
+      f"{float(s_ann_ms):.3f} ms/search = {t_call*1000:.3f} ms per call, recall@10 {float(s_recall):.3f}")
+print(f"in-process Recommend (no RPC, single thread): {float(s_call_ms):.3f} ms per call, of which "
+      f"index search {t_call*1000/float(s_call_ms):.0%} (the rest: history read, profile, filters, rank)")
+for name, t in (("item-vector t_ann", t), ("Recommend's searches", t_call)):
+    r_lim = 1 / (1 / r0 + t / cores)
+    print(f"R_lim = 1/(1/R0 + t_ann/c) with {name} = {r_lim:.0f} req/s; "
+          f"Recommend max = {rmax:.0f} req/s = {rmax / r_lim:.1%} of it (target >= 80%)")
 for pct in (50, 80):
     d = json.load(open(f"{work}/rec_{pct}.json"))
     l = d["latency_ms"]

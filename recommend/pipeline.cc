@@ -34,20 +34,22 @@ struct CandidateSets {
 
 // Widens the index search until `target` candidates pass or the space is exhausted.
 absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace& space,
-                             absl::Span<const float> query, int base_k, int target, int ef_search,
+                             absl::Span<const float> query, int base_k, int target,
+                             const PipelineOptions& options,
                              const absl::flat_hash_set<ItemId>& excluded,
                              const absl::flat_hash_set<int>& kinds, const CandidateFilter& filter,
                              FilterStats* stats, CandidateSets* out) {
   const int64_t n = space.index->size();
   int64_t k = std::min<int64_t>(std::max(base_k, 1), n);
   index::SearchParams params;
-  params.ef_search = ef_search;
+  params.ef_search = options.ef_search;
   // Rows seen in earlier rounds (one search returns distinct rows, so only a widened search
   // needs this; it is filled only then).
   absl::flat_hash_set<int64_t> seen;
   std::vector<index::Neighbor> previous;
   for (int round = 0; round < kMaxSearchRounds && k > 0; ++round) {
     for (const auto& h : previous) seen.insert(h.row);
+    if (options.on_index_search) options.on_index_search(query, static_cast<int>(k));
     ASSIGN_OR_RETURN(auto hits, space.index->Search(query, static_cast<int>(k), params));
     ++stats->ann_searches[round == 0 ? 0 : 1];
     for (const auto& h : hits) {
@@ -324,8 +326,8 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
       const bool reranks =
           ranking.tag_affinity != 0 || ranking.popularity != 0 || ranking.diversity > 0;
       const int target = reranks ? count * std::max(options_.rerank_factor, 1) : count;
-      RETURN_IF_ERROR(GatherFromIndex(catalog, *space, query, base_k, target, options_.ef_search,
-                                      excluded, kind_set, filter, stats, &sets));
+      RETURN_IF_ERROR(GatherFromIndex(catalog, *space, query, base_k, target, options_, excluded,
+                                      kind_set, filter, stats, &sets));
     }
     absl::flat_hash_map<std::string, int> per_artist;
     std::vector<Candidate> ranked = RankAndSelect(catalog, sets.pass, listener, ranking, count,
@@ -405,9 +407,9 @@ absl::Status RecommendPipeline::SimilarItems(const Catalog& catalog,
                        catalog, WithOverrides(options_.filters, request.filters()), std::move(fr)));
   const absl::flat_hash_set<ItemId> excluded = {item};
   CandidateSets sets;
-  RETURN_IF_ERROR(GatherFromIndex(
-      catalog, space, catalog.vector(item), count * options_.candidate_multiplier + 1, count,
-      options_.ef_search, excluded, {source.kind}, filter, stats, &sets));
+  RETURN_IF_ERROR(GatherFromIndex(catalog, space, catalog.vector(item),
+                                  count * options_.candidate_multiplier + 1, count, options_,
+                                  excluded, {source.kind}, filter, stats, &sets));
   // Nearest first; no artist cap, so "more by this artist" can show up.
   std::vector<Pick> picks;
   absl::flat_hash_map<std::string, int> per_artist;

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "encore/v1/recommender.pb.h"
 #include "index/catalog.h"
 #include "recommend/filters.h"
@@ -41,6 +42,9 @@ struct PipelineOptions {
   int64_t max_future_ms = 86400000;
   // Clock for timestamp validation (ms since epoch). Default: wall clock.
   std::function<int64_t()> now_ms;
+  // Called with every index search the pipeline issues (query, k), before it runs; lets a
+  // benchmark replay exactly the serving searches. Default: none. Must be thread-safe.
+  std::function<void(absl::Span<const float> query, int k)> on_index_search;
 };
 
 // Runs every RPC's logic against one pinned catalog. Holds no per-request state.

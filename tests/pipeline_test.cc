@@ -106,6 +106,28 @@ TEST_F(PipelineTest, HistoryDrivesCandidatesAndExcludesPlayed) {
   }
 }
 
+TEST_F(PipelineTest, ObserverSeesEachIndexSearchWithItsK) {
+  std::vector<std::pair<std::vector<float>, int>> seen;
+  PipelineOptions o;
+  o.on_index_search = [&seen](absl::Span<const float> q, int k) {
+    seen.push_back({std::vector<float>(q.begin(), q.end()), k});
+  };
+  Reset(o);
+  Play("u", "r1", kNow - kDay);
+  Play("u", "r4", kNow - 2 * kDay);
+  ASSERT_OK_AND_ASSIGN(auto resp, Rec(Req("u", 2)));
+  ASSERT_EQ(resp.items_size(), 2);
+  // One search of the music space: 2 results x 4 over-fetch + 2 played items excluded.
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].second, 2 * 4 + 2);
+  ASSERT_EQ(seen[0].first.size(), 3u);
+  EXPECT_GT(seen[0].first[0], 0.5f);  // the taste of two rock plays points along x
+  // A cold listener's request searches nothing (popular backfill).
+  seen.clear();
+  ASSERT_OK(Rec(Req("new-user", 2)).status());
+  EXPECT_TRUE(seen.empty());
+}
+
 TEST_F(PipelineTest, ArtistCapSpreadsArtists) {
   PipelineOptions o;
   o.max_per_artist = 1;
