@@ -138,7 +138,7 @@ print(f"t_ann, Recommend's own searches (mean k {float(s_k):.0f}, {int(s_searche
       f"{float(s_ann_ms):.3f} ms/search = {t_call*1000:.3f} ms per call, recall@10 {float(s_recall):.3f}")
 print(f"in-process Recommend (no RPC, single thread): {float(s_call_ms):.3f} ms per call, of which "
       f"index search {t_call*1000/float(s_call_ms):.0%} (the rest: history read, profile, filters, rank)")
-for name, t in (("item-vector t_ann", t), ("Recommend's searches", t_call)):
+for name, t in (("item-vector t_ann", t_ann), ("Recommend's searches", t_call)):
     r_lim = 1 / (1 / r0 + t / cores)
     print(f"R_lim = 1/(1/R0 + t_ann/c) with {name} = {r_lim:.0f} req/s; "
           f"Recommend max = {rmax:.0f} req/s = {rmax / r_lim:.1%} of it (target >= 80%)")
