@@ -4,10 +4,17 @@
 // Queries are either perturbed item vectors (k = --k), or, with --history_dir, the searches the
 // Recommend pipeline itself issues for sampled listeners (their taste vectors, with the serving
 // k = count * 4 + items excluded), captured in process and replayed.
+// With --graph_rows=N it instead builds a fresh HNSW graph over the first N rows (inner product,
+// or the MIPS-to-L2 reduction) to compare graph variants on the same queries.
 // Usage: encore-bench-ann --snapshot_dir=DIR [--queries=1000] [--ef_search=96]
 //        [--history_dir=DIR --users=N [--count=20]]
+//        [--graph_rows=N [--graph_m=32] [--graph_ef_construction=40] [--graph_metric=ip]]
+#include <faiss/IndexHNSW.h>
+
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <functional>
 #include <random>
 
 #include "absl/container/flat_hash_set.h"
@@ -16,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "index/catalog.h"
+#include "index/faiss_index.h"
 #include "index/snapshot_manager.h"
 #include "recommend/pipeline.h"
 #include "storage/rocksdb_history_store.h"
@@ -30,6 +38,15 @@ ABSL_FLAG(std::string, history_dir, "",
           "(not open in a running server)");
 ABSL_FLAG(int, users, 0, "With --history_dir: listener population (ids u1..uN), sampled uniformly");
 ABSL_FLAG(int, count, 20, "With --history_dir: items per Recommend (the server's default)");
+ABSL_FLAG(int64_t, graph_rows, 0,
+          "Build a fresh HNSW graph over the first N rows and measure it instead (0 = the "
+          "snapshot's index)");
+ABSL_FLAG(int, graph_m, 32, "With --graph_rows: HNSW degree");
+ABSL_FLAG(int, graph_ef_construction, 40, "With --graph_rows: HNSW build beam");
+ABSL_FLAG(std::string, graph_metric, "ip",
+          "With --graph_rows: ip (inner-product graph, searched like the server's) or "
+          "l2_reduction (graph over [x, sqrt(M^2 - |x|^2)] with L2, queried with [q, 0]; FAISS's "
+          "search)");
 ABSL_FLAG(std::string, hnsw_search, "encore", "HNSW search implementation: encore or faiss");
 ABSL_FLAG(uint64_t, seed, 1, "Seed");
 
@@ -69,6 +86,67 @@ absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::C
 }
 
 }  // namespace
+
+using Searcher = std::function<absl::StatusOr<std::vector<encore::index::Neighbor>>(
+    const std::vector<float>& query, int k, const encore::index::SearchParams& params)>;
+
+// A fresh HNSW graph over `base` (see --graph_metric) and how to search it.
+absl::StatusOr<Searcher> BuildGraph(encore::index::MatrixView base, const std::string& search) {
+  const std::string metric = absl::GetFlag(FLAGS_graph_metric);
+  if (metric == "ip") {
+    encore::index::IndexOptions o;
+    o.type = "hnsw";
+    o.hnsw_m = absl::GetFlag(FLAGS_graph_m);
+    o.ef_construction = absl::GetFlag(FLAGS_graph_ef_construction);
+    o.ef_search = absl::GetFlag(FLAGS_ef_search);
+    o.hnsw_search = search;
+    ASSIGN_OR_RETURN(std::shared_ptr<encore::index::FaissIndex> index,
+                     encore::index::FaissIndex::Build(base, o));
+    return Searcher(
+        [index](const std::vector<float>& q, int k, const encore::index::SearchParams& p) {
+          return index->Search(q, k, p);
+        });
+  }
+  if (metric != "l2_reduction")
+    return absl::InvalidArgumentError("--graph_metric: ip or l2_reduction");
+  const int d = base.dim;
+  double max_sq = 0;
+  std::vector<float> rows(static_cast<size_t>(base.rows) * (d + 1));
+  for (int64_t r = 0; r < base.rows; ++r) {
+    double sq = 0;
+    for (int j = 0; j < d; ++j) sq += double{base.row(r)[j]} * base.row(r)[j];
+    max_sq = std::max(max_sq, sq);
+    std::copy_n(base.row(r), d, rows.data() + r * (d + 1));
+    rows[r * (d + 1) + d] = static_cast<float>(sq);  // |x|^2 for now
+  }
+  for (int64_t r = 0; r < base.rows; ++r) {
+    float& last = rows[r * (d + 1) + d];
+    last = static_cast<float>(std::sqrt(std::max(0.0, max_sq - last)));
+  }
+  auto index =
+      std::make_shared<faiss::IndexHNSWFlat>(d + 1, absl::GetFlag(FLAGS_graph_m), faiss::METRIC_L2);
+  index->hnsw.efConstruction = absl::GetFlag(FLAGS_graph_ef_construction);
+  index->add(base.rows, rows.data());
+  index->hnsw.efSearch = absl::GetFlag(FLAGS_ef_search);  // FAISS 1.7.3 reads the beam here
+  return Searcher(
+      [index, max_sq, d](const std::vector<float>& q, int k, const encore::index::SearchParams&)
+          -> absl::StatusOr<std::vector<encore::index::Neighbor>> {
+        std::vector<float> x(q);
+        x.push_back(0.0f);
+        double qq = 0;
+        for (int j = 0; j < d; ++j) qq += double{q[j]} * q[j];
+        std::vector<float> dist(k);
+        std::vector<faiss::Index::idx_t> label(k);
+        index->search(1, x.data(), k, dist.data(), label.data());
+        std::vector<encore::index::Neighbor> out;
+        for (int i = 0; i < k; ++i) {
+          // |[q,0] - [x,.]|^2 = |q|^2 + M^2 - 2 q.x
+          if (label[i] >= 0)
+            out.push_back({label[i], static_cast<float>((qq + max_sq - dist[i]) / 2)});
+        }
+        return out;
+      });
+}
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -123,10 +201,28 @@ int main(int argc, char** argv) {
   mean_k /= queries.size();
   encore::index::SearchParams params;
   params.ef_search = absl::GetFlag(FLAGS_ef_search);
+  // What is measured: the snapshot's index over all rows, or a fresh graph over the first rows.
+  encore::index::MatrixView base = music->vectors;
+  Searcher search = [&music](const std::vector<float>& q, int n,
+                             const encore::index::SearchParams& p) {
+    return music->index->Search(q, n, p);
+  };
+  double build_s = 0;
+  if (const int64_t rows = absl::GetFlag(FLAGS_graph_rows); rows > 0) {
+    base.rows = std::min(rows, base.rows);
+    const auto b0 = std::chrono::steady_clock::now();
+    auto built = BuildGraph(base, o.index.hnsw_search);
+    if (!built.ok()) {
+      std::fprintf(stderr, "%s\n", built.status().ToString().c_str());
+      return 1;
+    }
+    search = *std::move(built);
+    build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count();
+  }
   std::vector<std::vector<encore::index::Neighbor>> results(queries.size());
   const auto s0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < queries.size(); ++i) {
-    auto r = music->index->Search(queries[i].vector, queries[i].k, params);
+    auto r = search(queries[i].vector, queries[i].k, params);
     if (!r.ok()) {
       std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
       return 1;
@@ -136,17 +232,24 @@ int main(int argc, char** argv) {
   const double per_query_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count() /
       queries.size();
-  encore::index::ExactIndex exact(music->vectors);
+  encore::index::ExactIndex exact(base);
   const int n_exact = std::min<int>(absl::GetFlag(FLAGS_exact_queries), queries.size());
   int hits = 0;
+  // How much of the exact top k's total inner product the served top k reaches: a miss that is
+  // a near tie costs little, one far down the ranking costs a lot.
+  double served_score = 0, exact_score = 0;
   const auto e0 = std::chrono::steady_clock::now();
   for (int i = 0; i < n_exact; ++i) {
     // Recall@k of the top k served (results are sorted, nearest first).
     auto truth = exact.Search(queries[i].vector, k, params);
     absl::flat_hash_set<int64_t> want;
-    for (const auto& n : *truth) want.insert(n.row);
+    for (const auto& n : *truth) {
+      want.insert(n.row);
+      exact_score += n.score;
+    }
     for (size_t j = 0; j < results[i].size() && j < static_cast<size_t>(k); ++j) {
       hits += want.contains(results[i][j].row);
+      served_score += results[i][j].score;
     }
   }
   const double exact_ms =
@@ -154,13 +257,20 @@ int main(int argc, char** argv) {
       std::max(n_exact, 1);
   std::printf(
       "index=%s search=%s rows=%lld dim=%d ef_search=%d load_seconds=%.2f queries_from=%s "
-      "mean_k=%.1f ann_ms_per_query=%.4f exact_ms_per_query=%.3f recall_at_%d=%.4f queries=%zu "
-      "exact_queries=%d",
+      "mean_k=%.1f ann_ms_per_query=%.4f exact_ms_per_query=%.3f recall_at_%d=%.4f "
+      "score_share_at_%d=%.4f queries=%zu exact_queries=%d",
       music->index->type().c_str(), o.index.hnsw_search.c_str(),
       static_cast<long long>(music->vectors.rows), d, params.ef_search, load_s,
       serving ? "serving" : "items", mean_k, per_query_ms, exact_ms, k,
-      static_cast<double>(hits) / (k * std::max(n_exact, 1)), queries.size(), n_exact);
+      static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
+      exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
   if (serving) std::printf(" recommend_ms_per_call=%.4f", recommend_ms);
+  if (build_s > 0) {
+    std::printf(
+        " graph_rows=%lld graph_metric=%s graph_m=%d graph_ef_construction=%d build_seconds=%.1f",
+        static_cast<long long>(base.rows), absl::GetFlag(FLAGS_graph_metric).c_str(),
+        absl::GetFlag(FLAGS_graph_m), absl::GetFlag(FLAGS_graph_ef_construction), build_s);
+  }
   std::printf("\n");
   return 0;
 }
