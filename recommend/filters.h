@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "encore/v1/recommender.pb.h"
 #include "index/catalog.h"
@@ -42,6 +43,8 @@ struct FilterStats {
   // Index searches run for the request: [0] first searches, [1] widened re-searches (taken when
   // too few candidates passed the filters).
   std::array<int64_t, 2> ann_searches{};
+  // Wall time of each of those searches, in order.
+  absl::InlinedVector<double, 2> ann_seconds;
 };
 
 // Hard rejections are final; soft ones (coherence, sonic) may come back as backfill so a

@@ -1,6 +1,7 @@
 #include "recommend/pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -50,7 +51,10 @@ absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace
   for (int round = 0; round < kMaxSearchRounds && k > 0; ++round) {
     for (const auto& h : previous) seen.insert(h.row);
     if (options.on_index_search) options.on_index_search(query, static_cast<int>(k));
+    const auto started = std::chrono::steady_clock::now();
     ASSIGN_OR_RETURN(auto hits, space.index->Search(query, static_cast<int>(k), params));
+    stats->ann_seconds.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     ++stats->ann_searches[round == 0 ? 0 : 1];
     for (const auto& h : hits) {
       if (round > 0 && seen.contains(h.row)) continue;

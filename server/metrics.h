@@ -43,6 +43,8 @@ class Metrics {
   void RecordFilterRemovals(const std::string& filter, int64_t n);
   // Adds index searches: first ones and widened re-searches.
   void RecordAnnSearches(int64_t first, int64_t widened);
+  // Records the wall time of one index search.
+  void RecordIndexSearch(double seconds);
   // Publishes the serving catalog's version and item counts.
   void SetCatalog(const index::Catalog& catalog);
 
@@ -60,6 +62,7 @@ class Metrics {
   prometheus::Counter* history_writes_;
   prometheus::Counter* ann_first_;
   prometheus::Counter* ann_widened_;
+  prometheus::Histogram* index_search_;
   prometheus::Family<prometheus::Counter>* filter_removals_;
   absl::Mutex mu_;
   prometheus::Gauge* current_info_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -46,6 +46,17 @@ std::string HttpGetMetrics(int port) {
   return out;
 }
 
+// The value of the sample line starting with `name` (labels included) in a text exposition, or
+// -1 when absent.
+double MetricValue(const std::string& page, const std::string& name) {
+  size_t at = 0;
+  while ((at = page.find(name + " ", at)) != std::string::npos) {
+    if (at == 0 || page[at - 1] == '\n') return std::stod(page.substr(at + name.size() + 1));
+    at += name.size();
+  }
+  return -1;
+}
+
 // Every test runs with both ways of executing RPC work (ServerOptions::execution).
 class ServerTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -322,6 +333,12 @@ TEST_P(ServerTest, CatalogInfoAndMetrics) {
   EXPECT_NE(page.find("encore_catalog_items{kind=\"track\"} 4000"), std::string::npos);
   EXPECT_NE(page.find("encore_catalog_info{version=\"test-1\"} 1"), std::string::npos);
   EXPECT_NE(page.find("encore_history_events_written_total"), std::string::npos);
+  // One index-search timing per search counted.
+  const double searches = MetricValue(page, "encore_ann_searches_total{round=\"first\"}") +
+                          MetricValue(page, "encore_ann_searches_total{round=\"widened\"}");
+  EXPECT_GE(searches, 2);
+  EXPECT_EQ(MetricValue(page, "encore_index_search_seconds_count"), searches) << page;
+  EXPECT_GT(MetricValue(page, "encore_index_search_seconds_sum"), 0);
 }
 
 TEST_P(ServerTest, NoChristmasInJulyButMaybeInDecember) {
