@@ -10,32 +10,33 @@
 #include "index/simd_distance.h"
 
 namespace encore::index {
+
+void VisitedSet::Begin(size_t expected) {
+  size_t cap = kMinCapacity;
+  while (cap < 2 * expected) cap *= 2;
+  if (slots_.size() != cap) {
+    slots_.assign(cap, kEmpty);
+  } else {
+    std::fill(slots_.begin(), slots_.end(), kEmpty);
+  }
+  shift_ = 64 - __builtin_ctzll(cap);
+  size_ = 0;
+}
+
+void VisitedSet::Grow() {
+  std::vector<int32_t> old = std::move(slots_);
+  slots_.assign(old.size() * 2, kEmpty);
+  shift_ = 64 - __builtin_ctzll(slots_.size());
+  const size_t mask = slots_.size() - 1;
+  for (int32_t v : old) {
+    if (v == kEmpty) continue;
+    size_t h = Hash(v);
+    while (slots_[h] != kEmpty) h = (h + 1) & mask;
+    slots_[h] = v;
+  }
+}
+
 namespace {
-
-// Visited marks stamped with a per-query epoch, so a query never clears the table: only when the
-// 8-bit epoch wraps (every 255 queries on a thread) is it zeroed. One byte per indexed row per
-// searching thread.
-class VisitedTable {
- public:
-  void Begin(int64_t n) {
-    if (static_cast<int64_t>(marks_.size()) < n)
-      marks_.assign(static_cast<size_t>(n), 0), epoch_ = 0;
-    if (++epoch_ == 0) {
-      std::fill(marks_.begin(), marks_.end(), 0);
-      epoch_ = 1;
-    }
-  }
-  // Marks `i`; returns false when it was already marked in this query.
-  bool Visit(int64_t i) {
-    if (marks_[i] == epoch_) return false;
-    marks_[i] = epoch_;
-    return true;
-  }
-
- private:
-  std::vector<uint8_t> marks_;
-  uint8_t epoch_ = 0;
-};
 
 inline void Prefetch(const float* p, int32_t dim) {
   const char* c = reinterpret_cast<const char*>(p);
@@ -78,8 +79,8 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
   }
 
   // Beam search on the base layer.
-  thread_local VisitedTable visited;
-  visited.Begin(ntotal);
+  thread_local VisitedSet visited;
+  visited.Begin(static_cast<size_t>(std::max(ef, k)) * 48);
   const size_t beam = static_cast<size_t>(std::max(ef, k));
   std::priority_queue<Node, std::vector<Node>, std::greater<Node>> candidates;  // closest on top
   std::priority_queue<Node> results;  // farthest kept on top

@@ -1,5 +1,5 @@
 // Maximum-inner-product search over a FAISS HNSW graph, tuned for single queries on the serving
-// path: a reusable per-thread visited table (FAISS allocates and clears one byte per indexed
+// path: a small per-thread visited set (FAISS allocates and clears one byte per indexed
 // vector on every query: 1 MB for 1M items), software prefetch of the neighbours' vectors before
 // their distances are computed, and the run-time-dispatched AVX2 kernel. Same graph, same beam
 // (ef) semantics as hnswlib: recall at a given ef matches or beats FAISS's own search, which the
@@ -17,6 +17,45 @@ struct HNSW;
 }
 
 namespace encore::index {
+
+// The rows one query has visited: an open-addressing hash set (linear probing, Fibonacci hashing)
+// sized to the query rather than to the index. A search visits a few thousand rows, so the set is
+// some 64 KiB that stays in the core's L1/L2 cache; a table with one mark per indexed row (1 MiB
+// at 1M rows, FAISS's and hnswlib's choice) spreads each query's marks over thousands of cache
+// lines, which under load cost ~0.1 ms per search (docs/BENCHMARKS.md). Reused across queries
+// on a thread; Begin clears it. Grows when a query visits more than expected.
+class VisitedSet {
+ public:
+  static constexpr size_t kMinCapacity = 1024;
+  // Starts a query expected to visit about `expected` rows.
+  void Begin(size_t expected);
+  // Marks `row`; returns false when it was already marked since Begin.
+  bool Visit(int64_t row) {
+    const int32_t i = static_cast<int32_t>(row);
+    const size_t mask = slots_.size() - 1;
+    size_t h = Hash(i);
+    while (slots_[h] != kEmpty) {
+      if (slots_[h] == i) return false;
+      h = (h + 1) & mask;
+    }
+    slots_[h] = i;
+    if (++size_ * 2 > slots_.size()) Grow();
+    return true;
+  }
+  size_t capacity() const { return slots_.size(); }
+
+ private:
+  static constexpr int32_t kEmpty = -1;
+  size_t Hash(int32_t i) const {
+    return static_cast<size_t>(
+        (static_cast<uint64_t>(static_cast<uint32_t>(i)) * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+  void Grow();
+
+  std::vector<int32_t> slots_;
+  int shift_ = 64;
+  size_t size_ = 0;
+};
 
 // Searches `hnsw` (whose node i has the vector data + i * dim) for the k rows with the largest
 // inner product with `query`, keeping a beam of max(ef, k) at the base layer. Best first.

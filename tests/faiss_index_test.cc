@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/file_util.h"
+#include "index/hnsw_search.h"
 #include "index/simd_distance.h"
 #include "tests/test_util.h"
 
@@ -170,7 +171,7 @@ TEST(FaissIndexTest, EncoreHnswSearchMatchesFaissRecall) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(mismatches.load(), 0);
-  // More queries than the visited table's epoch range (255) on one thread stay correct.
+  // Many queries in a row on one thread (the visited set is reused) stay correct.
   for (int round = 0; round < 2; ++round) {
     for (int64_t q = 0; q < queries.rows; ++q) {
       ASSERT_OK_AND_ASSIGN(auto hits, encore_search->Search(queries.row_span(q), 10, p));
@@ -179,6 +180,24 @@ TEST(FaissIndexTest, EncoreHnswSearchMatchesFaissRecall) {
   }
   o.hnsw_search = "fast";
   EXPECT_EQ(FaissIndex::Build(data, o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(VisitedSetTest, MarksOncePerQueryAndGrowsPastItsEstimate) {
+  VisitedSet v;
+  v.Begin(10);
+  EXPECT_EQ(v.capacity(), VisitedSet::kMinCapacity);
+  // Far more rows than expected (forces several doublings), in a scattered order.
+  constexpr int64_t kRows = 20000;
+  for (int64_t i = 0; i < kRows; ++i) EXPECT_TRUE(v.Visit((i * 7919) % 1000003)) << i;
+  EXPECT_GE(v.capacity(), 2u * kRows);
+  for (int64_t i = 0; i < kRows; ++i) EXPECT_FALSE(v.Visit((i * 7919) % 1000003)) << i;
+  EXPECT_TRUE(v.Visit(1000003));  // never marked
+  // A new query starts empty; the grown capacity is kept only if it is what Begin asks for.
+  v.Begin(10);
+  EXPECT_EQ(v.capacity(), VisitedSet::kMinCapacity);
+  EXPECT_TRUE(v.Visit(0));
+  EXPECT_TRUE(v.Visit(7919));
+  EXPECT_FALSE(v.Visit(0));
 }
 
 // A wide graph (M=48: 96 base-layer neighbours, more than one prefetch batch) loses nothing.
