@@ -160,14 +160,25 @@ bool IsLoopback(const std::string& target) {
 }
 
 // Draws requests: RPC by the mix, user by Zipf, seeds and items uniformly from the catalog.
+// The request flags are read once here, not per call (absl::GetFlag locks and copies strings).
 class Workload {
  public:
   Workload(std::vector<std::pair<int, double>> mix, std::vector<std::string> items)
-      : mix_(std::move(mix)),
+      : count(absl::GetFlag(FLAGS_count)),
+        seed_share(absl::GetFlag(FLAGS_seed_share)),
+        artists(absl::GetFlag(FLAGS_artists)),
+        deadline(std::chrono::milliseconds(absl::GetFlag(FLAGS_deadline_ms))),
+        mix_(std::move(mix)),
         items_(std::move(items)),
+        user_prefix_(absl::GetFlag(FLAGS_user_prefix)),
         users_(absl::GetFlag(FLAGS_users), absl::GetFlag(FLAGS_zipf)) {
     for (const auto& [rpc, w] : mix_) total_ += w;
   }
+  const int count;
+  const double seed_share;
+  const int64_t artists;
+  const std::chrono::milliseconds deadline;
+
   int PickRpc(std::mt19937_64& rng) const {
     double x = std::uniform_real_distribution<double>(0, total_)(rng);
     for (const auto& [rpc, w] : mix_) {
@@ -175,9 +186,7 @@ class Workload {
     }
     return mix_.back().first;
   }
-  std::string User(std::mt19937_64& rng) const {
-    return absl::StrCat(absl::GetFlag(FLAGS_user_prefix), users_(rng));
-  }
+  std::string User(std::mt19937_64& rng) const { return absl::StrCat(user_prefix_, users_(rng)); }
   const std::string& Item(std::mt19937_64& rng) const {
     return items_[std::uniform_int_distribution<size_t>(0, items_.size() - 1)(rng)];
   }
@@ -185,6 +194,7 @@ class Workload {
  private:
   std::vector<std::pair<int, double>> mix_;
   std::vector<std::string> items_;
+  std::string user_prefix_;
   Zipf users_;
   double total_ = 0;
 };
@@ -247,16 +257,15 @@ class Driver {
     call->intended = intended;
     call->measured = measured;
     call->done = std::move(done);
-    call->ctx.set_deadline(std::chrono::system_clock::now() +
-                           std::chrono::milliseconds(absl::GetFlag(FLAGS_deadline_ms)));
+    call->ctx.set_deadline(std::chrono::system_clock::now() + workload_.deadline);
     const size_t conn = next_conn_++ % recommender_.size();
     grpc::CompletionQueue* cq = cqs_[conn].get();
     encore::v1::Recommender::Stub* recommender = recommender_[conn].get();
     switch (call->rpc) {
       case kRecommend:
         call->recommend_req.set_user_id(workload_.User(rng));
-        call->recommend_req.set_count(absl::GetFlag(FLAGS_count));
-        if (std::uniform_real_distribution<double>(0, 1)(rng) < absl::GetFlag(FLAGS_seed_share)) {
+        call->recommend_req.set_count(workload_.count);
+        if (std::uniform_real_distribution<double>(0, 1)(rng) < workload_.seed_share) {
           call->recommend_req.add_seed_item_ids(workload_.Item(rng));
         }
         Send(call, cq, recommender, &encore::v1::Recommender::Stub::PrepareAsyncRecommend,
@@ -264,14 +273,14 @@ class Driver {
         break;
       case kSimilar:
         call->similar_req.set_item_id(workload_.Item(rng));
-        call->similar_req.set_count(absl::GetFlag(FLAGS_count));
+        call->similar_req.set_count(workload_.count);
         Send(call, cq, recommender, &encore::v1::Recommender::Stub::PrepareAsyncSimilarItems,
              call->similar_req, &call->similar_resp, &call->similar);
         break;
       case kArtists:
-        call->artists_req.set_artist_id(absl::StrCat(
-            "a", std::uniform_int_distribution<int64_t>(1, absl::GetFlag(FLAGS_artists))(rng)));
-        call->artists_req.set_count(absl::GetFlag(FLAGS_count));
+        call->artists_req.set_artist_id(
+            absl::StrCat("a", std::uniform_int_distribution<int64_t>(1, workload_.artists)(rng)));
+        call->artists_req.set_count(workload_.count);
         Send(call, cq, recommender, &encore::v1::Recommender::Stub::PrepareAsyncSimilarArtists,
              call->artists_req, &call->artists_resp, &call->artists);
         break;

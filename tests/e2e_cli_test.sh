@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# End to end: encore-gen writes a snapshot, encore-server serves it, encore-cli drives every call.
-# Usage: e2e_cli_test.sh ENCORE_GEN ENCORE_SERVER ENCORE_CLI
+# End to end: encore-gen writes a snapshot, encore-server serves it, encore-cli drives every call,
+# encore-loadtest drives a short load in both modes.
+# Usage: e2e_cli_test.sh ENCORE_GEN ENCORE_SERVER ENCORE_CLI ENCORE_LOADTEST
 set -euo pipefail
-GEN=$1 SERVER=$2 CLI=$3
+GEN=$1 SERVER=$2 CLI=$3 LOADTEST=$4
 TMP=$(mktemp -d)
 PID=""
 cleanup() {
@@ -91,6 +92,30 @@ if /usr/bin/python3 -c "import grpc" 2>/dev/null; then
 else
   echo "note: python3-grpcio missing, reflection check skipped"
 fi
+
+# encore-loadtest: closed loop over every RPC kind, then open loop; the JSON report's contract.
+LT=("$LOADTEST" --target="127.0.0.1:$PORT" --users=50 --items=5000 --artists=50 --warmup=0.5)
+"${LT[@]}" --concurrency=4 --duration=2 --mix=recommend:2,similar:1,artists:1,record:1,info:1 \
+  --json="$TMP/closed.json" > "$TMP/closed.out" 2> /dev/null || fail "loadtest closed loop"
+grep -q '^| recommend |' "$TMP/closed.out" && grep -q '^| record |' "$TMP/closed.out" \
+  || fail "loadtest table: $(cat "$TMP/closed.out")"
+json 'l = d["latency_ms"]
+assert d["mode"] == "closed" and d["concurrency"] == 4, d
+assert d["achieved_rps"] > 0 and d["ok"] > 0 and d["errors"] == {}, d
+assert 0 < l["p50"] <= l["p90"] <= l["p99"] <= l["p999"] <= l["max"], l' < "$TMP/closed.json"
+"${LT[@]}" --rate=100 --arrivals=uniform --duration=2 --mix=info:1 --json="$TMP/open.json" \
+  > /dev/null 2>&1 || fail "loadtest open loop"
+json 'assert d["mode"] == "open" and d["offered_rps"] == 100, d
+assert 70 <= d["achieved_rps"] <= 130 and d["errors"] == {}, d' < "$TMP/open.json"
+# Failed calls are reported by status code, not hidden.
+"${LT[@]}" --concurrency=2 --duration=1 --mix=similar:1 --item_prefix=missing- \
+  --json="$TMP/errors.json" > /dev/null 2>&1 || fail "loadtest with errors"
+json 'assert d["ok"] == 0 and d["errors"].get("NOT_FOUND", 0) > 0, d' < "$TMP/errors.json"
+# Loopback only unless asked otherwise.
+if "$LOADTEST" --target=192.0.2.1:50051 --duration=1 --concurrency=1 > /dev/null 2> "$TMP/err"; then
+  fail "loadtest accepted a remote target without --allow_remote"
+fi
+grep -q allow_remote "$TMP/err" || fail "remote refusal: $(cat "$TMP/err")"
 
 # Graceful shutdown on SIGTERM.
 kill -TERM "$PID"
