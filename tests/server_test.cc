@@ -438,7 +438,10 @@ TEST_P(ServerTest, AdmissionQueueOnlyInPoolExecution) {
   }
 }
 
-TEST_P(ServerTest, ExpiredDeadlineDoesNoWork) {
+// API-level contract: a call already past its deadline fails DEADLINE_EXCEEDED and writes nothing,
+// whichever side notices first (gRPC may fail it before it is sent; the server also checks when
+// the work would start).
+TEST_P(ServerTest, CallPastItsDeadlineChangesNothing) {
   StartServer(true);
   v1::RecordEventsRequest req;
   req.set_user_id("u-late");
