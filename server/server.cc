@@ -179,8 +179,18 @@ class EncoreServer::Services {
 absl::StatusOr<std::unique_ptr<EncoreServer>> EncoreServer::Start(
     const ServerOptions& options, index::SnapshotManager* snapshots, storage::HistoryStore* history,
     recommend::PipelineOptions pipeline_options) {
+  // Options are checked before anything is started.
   if (options.max_queue < 0) return absl::InvalidArgumentError("max_queue must be >= 0");
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  std::string execution = options.execution;
+  if (execution == "auto") {
+    execution = cores <= kInlineMaxCores ? "inline" : "pool";
+  } else if (execution != "inline" && execution != "pool") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("execution must be auto, inline or pool, not '", options.execution, "'"));
+  }
   std::unique_ptr<EncoreServer> s(new EncoreServer());
+  s->execution_ = execution;
   s->snapshots_ = snapshots;
   s->metrics_ = std::make_unique<Metrics>();
   if (options.metrics_port >= 0) {
@@ -188,15 +198,6 @@ absl::StatusOr<std::unique_ptr<EncoreServer>> EncoreServer::Start(
     if (!exposed.ok()) return exposed;
   }
   s->pipeline_ = std::make_unique<recommend::RecommendPipeline>(history, pipeline_options);
-  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  if (options.execution == "auto") {
-    s->execution_ = cores <= kInlineMaxCores ? "inline" : "pool";
-  } else if (options.execution == "inline" || options.execution == "pool") {
-    s->execution_ = options.execution;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("execution must be auto, inline or pool, not '", options.execution, "'"));
-  }
   if (s->execution_ == "pool") {
     s->pool_ = std::make_unique<WorkerPool>(
         options.worker_threads > 0 ? options.worker_threads : cores, options.max_queue);
