@@ -30,6 +30,7 @@ class VisitedSet {
   // Starts a query expected to visit about `expected` rows.
   void Begin(size_t expected);
   // Marks `row`; returns false when it was already marked since Begin.
+  // REQUIRES: Begin was called; 0 <= row < 2^31 (FAISS's HNSW ids are 32-bit).
   bool Visit(int64_t row) {
     const int32_t i = static_cast<int32_t>(row);
     const size_t mask = slots_.size() - 1;
