@@ -62,6 +62,8 @@ struct Query {
 absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::Catalog& catalog,
                                                           int n, std::mt19937_64& rng,
                                                           double* recommend_ms) {
+  const int users = absl::GetFlag(FLAGS_users);
+  if (users <= 0) return absl::InvalidArgumentError("--history_dir needs --users > 0");
   ASSIGN_OR_RETURN(auto history, encore::storage::RocksDbHistoryStore::Open(
                                      absl::GetFlag(FLAGS_history_dir), {}));
   std::vector<Query> captured;
@@ -70,8 +72,6 @@ absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::C
     captured.push_back({std::vector<float>(q.begin(), q.end()), k});
   };
   encore::recommend::RecommendPipeline pipeline(history.get(), options);
-  const int users = absl::GetFlag(FLAGS_users);
-  if (users <= 0) return absl::InvalidArgumentError("--history_dir needs --users > 0");
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {
     encore::v1::RecommendRequest request;
