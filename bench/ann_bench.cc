@@ -7,10 +7,11 @@
 // With --graph_rows=N it instead builds a fresh HNSW graph over the first N rows (inner product,
 // or the MIPS-to-L2 reduction) to compare graph variants on the same queries.
 // Usage: encore-bench-ann --snapshot_dir=DIR [--queries=1000] [--ef_search=96]
-//        [--history_dir=DIR --users=N [--count=20]]
+//        [--entry_points=4] [--history_dir=DIR --users=N [--count=20]]
 //        [--graph_rows=N [--graph_m=32] [--graph_ef_construction=40] [--graph_metric=ip]]
 #include <faiss/IndexHNSW.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -48,6 +49,9 @@ ABSL_FLAG(std::string, graph_metric, "ip",
           "l2_reduction (graph over [x, sqrt(M^2 - |x|^2)] with L2, queried with [q, 0]; FAISS's "
           "search)");
 ABSL_FLAG(std::string, hnsw_search, "encore", "HNSW search implementation: encore or faiss");
+ABSL_FLAG(int, entry_points, 4,
+          "HNSW entry points as the server's --hnsw_entry_points: item probes start at their "
+          "source item, serving searches at the listener's strongest items; 0 = global descent");
 ABSL_FLAG(uint64_t, seed, 1, "Seed");
 
 namespace {
@@ -55,6 +59,7 @@ namespace {
 struct Query {
   std::vector<float> vector;
   int k;
+  std::vector<int64_t> entries;  // SearchParams::entry_rows
 };
 
 // Runs Recommend for `n` sampled listeners and returns every index search it issued, with the
@@ -68,8 +73,11 @@ absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::C
                                      absl::GetFlag(FLAGS_history_dir), {}));
   std::vector<Query> captured;
   encore::recommend::PipelineOptions options;
-  options.on_index_search = [&captured](absl::Span<const float> q, int k) {
-    captured.push_back({std::vector<float>(q.begin(), q.end()), k});
+  options.entry_points = absl::GetFlag(FLAGS_entry_points);
+  options.on_index_search = [&captured](absl::Span<const float> q, int k,
+                                        const encore::index::SearchParams& p) {
+    captured.push_back({std::vector<float>(q.begin(), q.end()), k,
+                        std::vector<int64_t>(p.entry_rows.begin(), p.entry_rows.end())});
   };
   encore::recommend::RecommendPipeline pipeline(history.get(), options);
   const auto t0 = std::chrono::steady_clock::now();
@@ -190,6 +198,8 @@ int main(int argc, char** argv) {
       q.vector.assign(v.begin(), v.end());
       for (float& x : q.vector) x += noise(rng);
       q.k = k;
+      // As SimilarItems does: the search starts at the item the probe was drawn from.
+      if (absl::GetFlag(FLAGS_entry_points) > 0) q.entries = {r};
     }
   }
   if (queries.empty()) {
@@ -217,11 +227,17 @@ int main(int argc, char** argv) {
       return 1;
     }
     search = *std::move(built);
+    for (auto& q : queries) {  // entries outside the subset cannot start a search
+      q.entries.erase(std::remove_if(q.entries.begin(), q.entries.end(),
+                                     [&base](int64_t r) { return r >= base.rows; }),
+                      q.entries.end());
+    }
     build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count();
   }
   std::vector<std::vector<encore::index::Neighbor>> results(queries.size());
   const auto s0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < queries.size(); ++i) {
+    params.entry_rows = queries[i].entries;
     auto r = search(queries[i].vector, queries[i].k, params);
     if (!r.ok()) {
       std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
@@ -241,7 +257,7 @@ int main(int argc, char** argv) {
   const auto e0 = std::chrono::steady_clock::now();
   for (int i = 0; i < n_exact; ++i) {
     // Recall@k of the top k served (results are sorted, nearest first).
-    auto truth = exact.Search(queries[i].vector, k, params);
+    auto truth = exact.Search(queries[i].vector, k, {});
     absl::flat_hash_set<int64_t> want;
     for (const auto& n : *truth) {
       want.insert(n.row);
@@ -256,13 +272,14 @@ int main(int argc, char** argv) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - e0).count() /
       std::max(n_exact, 1);
   std::printf(
-      "index=%s search=%s rows=%lld dim=%d ef_search=%d load_seconds=%.2f queries_from=%s "
+      "index=%s search=%s rows=%lld dim=%d ef_search=%d entry_points=%d load_seconds=%.2f "
+      "queries_from=%s "
       "mean_k=%.1f ann_ms_per_query=%.4f exact_ms_per_query=%.3f recall_at_%d=%.4f "
       "score_share_at_%d=%.4f queries=%zu exact_queries=%d",
       music->index->type().c_str(), o.index.hnsw_search.c_str(),
-      static_cast<long long>(music->vectors.rows), d, params.ef_search, load_s,
-      serving ? "serving" : "items", mean_k, per_query_ms, exact_ms, k,
-      static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
+      static_cast<long long>(music->vectors.rows), d, params.ef_search,
+      absl::GetFlag(FLAGS_entry_points), load_s, serving ? "serving" : "items", mean_k,
+      per_query_ms, exact_ms, k, static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
       exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
   if (serving) std::printf(" recommend_ms_per_call=%.4f", recommend_ms);
   if (build_s > 0) {

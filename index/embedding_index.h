@@ -23,6 +23,13 @@ struct Neighbor {
 struct SearchParams {
   // HNSW beam width; 0 uses the index's default. Ignored by exact indexes.
   int ef_search = 0;
+  // Rows known to lie near the query (the listener's strongest items, the source item of an
+  // item-to-item call). An HNSW search starts its base-layer beam from them instead of descending
+  // from the graph's global entry point: on inner-product graphs the descent tends to end at a
+  // high-norm hub away from the query's best matches (docs/BENCHMARKS.md, "entry points").
+  // Empty: the usual descent. Ignored by exact and flat indexes and by FAISS's own HNSW search.
+  // Every row must be in [0, size()). Not owned; valid for the call.
+  absl::Span<const int64_t> entry_rows;
 };
 
 // Maximum inner-product search over a fixed set of rows.

@@ -139,14 +139,21 @@ absl::Status FaissIndex::RunSearch(const float* queries, int64_t n, int k,
                                    const SearchParams& params, float* distances,
                                    int64_t* labels) const {
   if (k < 1) return absl::InvalidArgumentError("k must be >= 1");
+  for (int64_t e : params.entry_rows) {
+    if (e < 0 || e >= index_->ntotal) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("entry row ", e, " is outside the index's ", index_->ntotal, " rows"));
+    }
+  }
   PinOpenMpToOneThread();
   try {
     if (own_hnsw_graph_ != nullptr) {
       const int ef = params.ef_search > 0 ? params.ef_search : default_ef_;
       const int64_t d = index_->d;
       for (int64_t q = 0; q < n; ++q) {
-        std::vector<Neighbor> hits = HnswSearch(*own_hnsw_graph_, storage_, index_->d,
-                                                index_->ntotal, queries + q * d, k, ef);
+        std::vector<Neighbor> hits =
+            HnswSearch(*own_hnsw_graph_, storage_, index_->d, index_->ntotal, queries + q * d, k,
+                       ef, params.entry_rows);
         for (int i = 0; i < k; ++i) {
           const bool hit = i < static_cast<int>(hits.size());
           labels[q * k + i] = hit ? hits[i].row : -1;

@@ -50,7 +50,8 @@ using Node = std::pair<float, int32_t>;
 }  // namespace
 
 std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int32_t dim,
-                                 int64_t ntotal, const float* query, int k, int ef) {
+                                 int64_t ntotal, const float* query, int k, int ef,
+                                 absl::Span<const int64_t> entries) {
   std::vector<Neighbor> out;
   if (ntotal <= 0 || hnsw.entry_point < 0) return out;
   const size_t d = static_cast<size_t>(dim);
@@ -61,32 +62,40 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
     *end = o + hnsw.cum_nneighbor_per_level[level + 1];
   };
 
-  // Greedy descent through the upper layers.
-  int32_t ep = hnsw.entry_point;
-  float d_ep = dist(ep);
-  for (int level = hnsw.max_level; level >= 1; --level) {
-    for (bool moved = true; moved;) {
-      moved = false;
-      size_t begin = 0, end = 0;
-      range(ep, level, &begin, &end);
-      for (size_t j = begin; j < end; ++j) {
-        const int32_t nb = hnsw.neighbors[j];
-        if (nb < 0) break;
-        const float dn = dist(nb);
-        if (dn < d_ep) ep = nb, d_ep = dn, moved = true;
-      }
-    }
-  }
-
-  // Beam search on the base layer.
   thread_local VisitedSet visited;
   visited.Begin(static_cast<size_t>(std::max(ef, k)) * 48);
   const size_t beam = static_cast<size_t>(std::max(ef, k));
   std::priority_queue<Node, std::vector<Node>, std::greater<Node>> candidates;  // closest on top
   std::priority_queue<Node> results;  // farthest kept on top
-  visited.Visit(ep);
-  candidates.emplace(d_ep, ep);
-  results.emplace(d_ep, ep);
+  auto start_from = [&](int32_t node, float dn) {
+    if (!visited.Visit(node)) return;
+    candidates.emplace(dn, node);
+    results.emplace(dn, node);
+    if (results.size() > beam) results.pop();
+  };
+  if (!entries.empty()) {
+    for (int64_t e : entries) start_from(static_cast<int32_t>(e), dist(static_cast<int32_t>(e)));
+  } else {
+    // Greedy descent through the upper layers.
+    int32_t ep = hnsw.entry_point;
+    float d_ep = dist(ep);
+    for (int level = hnsw.max_level; level >= 1; --level) {
+      for (bool moved = true; moved;) {
+        moved = false;
+        size_t begin = 0, end = 0;
+        range(ep, level, &begin, &end);
+        for (size_t j = begin; j < end; ++j) {
+          const int32_t nb = hnsw.neighbors[j];
+          if (nb < 0) break;
+          const float dn = dist(nb);
+          if (dn < d_ep) ep = nb, d_ep = dn, moved = true;
+        }
+      }
+    }
+    start_from(ep, d_ep);
+  }
+
+  // Beam search on the base layer.
   // Unvisited neighbours are collected (and their vectors prefetched) a batch at a time before
   // any distance is computed, so the memory loads overlap instead of stalling one by one.
   constexpr int kBatch = 64;

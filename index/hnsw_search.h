@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "index/embedding_index.h"
 
 namespace faiss {
@@ -60,9 +61,14 @@ class VisitedSet {
 
 // Searches `hnsw` (whose node i has the vector data + i * dim) for the k rows with the largest
 // inner product with `query`, keeping a beam of max(ef, k) at the base layer. Best first.
-// REQUIRES: k >= 1, the graph and data are not modified during the call.
+// With `entries`, the base-layer beam starts from those rows (duplicates ignored) and the greedy
+// descent through the upper layers is skipped; without, it starts where the descent from the
+// graph's entry point ends.
+// REQUIRES: k >= 1, every entry in [0, ntotal), the graph and data are not modified during the
+// call.
 std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int32_t dim,
-                                 int64_t ntotal, const float* query, int k, int ef);
+                                 int64_t ntotal, const float* query, int k, int ef,
+                                 absl::Span<const int64_t> entries = {});
 
 }  // namespace encore::index
 

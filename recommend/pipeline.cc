@@ -35,8 +35,8 @@ struct CandidateSets {
 
 // Widens the index search until `target` candidates pass or the space is exhausted.
 absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace& space,
-                             absl::Span<const float> query, int base_k, int target,
-                             const PipelineOptions& options,
+                             absl::Span<const float> query, absl::Span<const int64_t> entry_rows,
+                             int base_k, int target, const PipelineOptions& options,
                              const absl::flat_hash_set<ItemId>& excluded,
                              const absl::flat_hash_set<int>& kinds, const CandidateFilter& filter,
                              FilterStats* stats, CandidateSets* out) {
@@ -44,13 +44,14 @@ absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace
   int64_t k = std::min<int64_t>(std::max(base_k, 1), n);
   index::SearchParams params;
   params.ef_search = options.ef_search;
+  params.entry_rows = entry_rows;
   // Rows seen in earlier rounds (one search returns distinct rows, so only a widened search
   // needs this; it is filled only then).
   absl::flat_hash_set<int64_t> seen;
   std::vector<index::Neighbor> previous;
   for (int round = 0; round < kMaxSearchRounds && k > 0; ++round) {
     for (const auto& h : previous) seen.insert(h.row);
-    if (options.on_index_search) options.on_index_search(query, static_cast<int>(k));
+    if (options.on_index_search) options.on_index_search(query, static_cast<int>(k), params);
     const auto started = std::chrono::steady_clock::now();
     ASSIGN_OR_RETURN(auto hits, space.index->Search(query, static_cast<int>(k), params));
     stats->ann_seconds.push_back(
@@ -76,6 +77,27 @@ absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace
     k = std::min<int64_t>(k * 4, n);
   }
   return absl::OkStatus();
+}
+
+// Rows of `space` to start the index search from: `seeds` and `anchors` alternating (both
+// strongest first), at most `limit`, items of other spaces skipped.
+std::vector<int64_t> EntryRows(const Catalog& catalog, const index::EmbeddingSpace& space,
+                               const std::vector<ItemId>& seeds, const std::vector<ItemId>& anchors,
+                               int limit) {
+  std::vector<int64_t> rows;
+  auto add = [&](ItemId id) {
+    const index::Item& item = catalog.item(id);
+    if (catalog.spaces()[item.space].get() == &space && item.row >= 0 &&
+        std::find(rows.begin(), rows.end(), item.row) == rows.end()) {
+      rows.push_back(item.row);
+    }
+  };
+  for (size_t i = 0;
+       static_cast<int>(rows.size()) < limit && (i < seeds.size() || i < anchors.size()); ++i) {
+    if (i < seeds.size()) add(seeds[i]);
+    if (i < anchors.size() && static_cast<int>(rows.size()) < limit) add(anchors[i]);
+  }
+  return rows;
 }
 
 // A pick and why it was made.
@@ -330,8 +352,10 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
       const bool reranks =
           ranking.tag_affinity != 0 || ranking.popularity != 0 || ranking.diversity > 0;
       const int target = reranks ? count * std::max(options_.rerank_factor, 1) : count;
-      RETURN_IF_ERROR(GatherFromIndex(catalog, *space, query, base_k, target, options_, excluded,
-                                      kind_set, filter, stats, &sets));
+      const std::vector<int64_t> entries =
+          EntryRows(catalog, *space, space_seeds, profile.anchors, options_.entry_points);
+      RETURN_IF_ERROR(GatherFromIndex(catalog, *space, query, entries, base_k, target, options_,
+                                      excluded, kind_set, filter, stats, &sets));
     }
     absl::flat_hash_map<std::string, int> per_artist;
     std::vector<Candidate> ranked = RankAndSelect(catalog, sets.pass, listener, ranking, count,
@@ -411,7 +435,10 @@ absl::Status RecommendPipeline::SimilarItems(const Catalog& catalog,
                        catalog, WithOverrides(options_.filters, request.filters()), std::move(fr)));
   const absl::flat_hash_set<ItemId> excluded = {item};
   CandidateSets sets;
-  RETURN_IF_ERROR(GatherFromIndex(catalog, space, catalog.vector(item),
+  // The item is a node of the graph: the search starts at it.
+  const std::vector<int64_t> entries =
+      EntryRows(catalog, space, {item}, {}, std::min(options_.entry_points, 1));
+  RETURN_IF_ERROR(GatherFromIndex(catalog, space, catalog.vector(item), entries,
                                   count * options_.candidate_multiplier + 1, count, options_,
                                   excluded, {source.kind}, filter, stats, &sets));
   // Nearest first; no artist cap, so "more by this artist" can show up.
@@ -451,6 +478,8 @@ absl::Status RecommendPipeline::SimilarArtists(const Catalog& catalog,
   }
   index::SearchParams params;
   params.ef_search = options_.ef_search;
+  const int64_t self_row = it->second;
+  if (options_.entry_points > 0) params.entry_rows = absl::MakeConstSpan(&self_row, 1);
   ASSIGN_OR_RETURN(auto hits,
                    artists.index->Search(artists.vectors.row_span(it->second), count + 1, params));
   for (const auto& h : hits) {

@@ -30,6 +30,11 @@ struct PipelineOptions {
   int candidate_multiplier = 4;
   // HNSW beam width per call; 0 = the index default.
   int ef_search = 0;
+  // HNSW entry points: a Recommend search starts from up to this many of the request's seeds and
+  // the listener's strongest items (alternating), a SimilarItems search from the item itself,
+  // instead of descending from the graph's global entry point (index::SearchParams::entry_rows).
+  // 0 = always descend. Default: 4.
+  int entry_points = 4;
   // Share of the query that comes from the seeds when a user has both history and seeds.
   // Default: 0.5.
   float seed_weight = 0.5f;
@@ -42,9 +47,10 @@ struct PipelineOptions {
   int64_t max_future_ms = 86400000;
   // Clock for timestamp validation (ms since epoch). Default: wall clock.
   std::function<int64_t()> now_ms;
-  // Called with every index search the pipeline issues (query, k), before it runs; lets a
-  // benchmark replay exactly the serving searches. Default: none. Must be thread-safe.
-  std::function<void(absl::Span<const float> query, int k)> on_index_search;
+  // Called with every index search the pipeline issues (query, k, parameters), before it runs;
+  // lets a benchmark replay exactly the serving searches. Default: none. Must be thread-safe.
+  std::function<void(absl::Span<const float> query, int k, const index::SearchParams& params)>
+      on_index_search;
 };
 
 // Runs every RPC's logic against one pinned catalog. Holds no per-request state.

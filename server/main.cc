@@ -34,6 +34,10 @@ ABSL_FLAG(int64_t, hnsw_threshold, 200000, "With --index_type=auto: rows from wh
 ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree when building");
 ABSL_FLAG(int, ef_construction, 64, "HNSW build beam width");
 ABSL_FLAG(int, ef_search, 96, "HNSW search beam width");
+ABSL_FLAG(int, hnsw_entry_points, 4,
+          "HNSW searches start from up to this many of the listener's strongest items and seeds "
+          "(SimilarItems: the item itself) instead of the graph's global entry point; 0 = always "
+          "descend from the global entry point");
 ABSL_FLAG(std::string, hnsw_search, "encore",
           "HNSW search implementation over the same graph: encore (prefetching, reusable visited "
           "table) or faiss");
@@ -95,6 +99,12 @@ int main(int argc, char** argv) {
   const std::string history_dir = absl::GetFlag(FLAGS_history_dir);
   if (snapshot_root.empty()) return Fail("--snapshot_dir is required");
   if (history_dir.empty()) return Fail("--history_dir is required");
+  const int entry_points = absl::GetFlag(FLAGS_hnsw_entry_points);
+  if (entry_points < 0 || entry_points > 64) {
+    return Fail(absl::InvalidArgumentError(
+                    absl::StrCat("--hnsw_entry_points must be in [0, 64], got ", entry_points))
+                    .ToString());
+  }
 
   encore::storage::RocksDbHistoryOptions history_options;
   history_options.max_events_per_user = absl::GetFlag(FLAGS_max_history_per_user);
@@ -126,6 +136,7 @@ int main(int argc, char** argv) {
   server_options.max_queue = absl::GetFlag(FLAGS_max_queue);
   encore::recommend::PipelineOptions pipeline_options;
   pipeline_options.history_limit = absl::GetFlag(FLAGS_history_limit);
+  pipeline_options.entry_points = entry_points;
   pipeline_options.max_per_artist = absl::GetFlag(FLAGS_max_per_artist);
   pipeline_options.profile.half_life_days = absl::GetFlag(FLAGS_half_life_days);
   pipeline_options.profile.taste = absl::GetFlag(FLAGS_taste);

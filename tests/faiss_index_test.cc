@@ -1,5 +1,6 @@
 #include "index/faiss_index.h"
 
+#include <faiss/impl/HNSW.h>
 #include <faiss/utils/distances.h>
 #include <gtest/gtest.h>
 
@@ -198,6 +199,82 @@ TEST(VisitedSetTest, MarksOncePerQueryAndGrowsPastItsEstimate) {
   EXPECT_TRUE(v.Visit(0));
   EXPECT_TRUE(v.Visit(7919));
   EXPECT_FALSE(v.Visit(0));
+}
+
+// A hand-made base layer of two components, {0..3} along x and {4..7} along y, with the
+// graph's entry point in the first: the descent cannot leave it, entry rows can.
+TEST(HnswSearchTest, EntryRowsStartTheBeamWhereTheDescentCannotReach) {
+  faiss::HNSW hnsw(/*M=*/2);  // 4 base-layer neighbours per node
+  hnsw.levels.assign(8, 1);   // every node on the base layer only
+  hnsw.prepare_level_tab(8, /*preset_levels=*/true);
+  for (int node = 0; node < 8; ++node) {
+    const int first = node < 4 ? 0 : 4;
+    int j = 0;
+    for (int other = first; other < first + 4; ++other) {
+      if (other != node) hnsw.neighbors[hnsw.offsets[node] + j++] = other;
+    }
+  }
+  hnsw.entry_point = 0;
+  hnsw.max_level = 0;
+  const std::vector<float> data = {1.0f, 0.0f, 0.9f, 0.1f, 0.8f, 0.0f, 0.7f, 0.1f,
+                                   0.0f, 0.5f, 0.1f, 0.6f, 0.0f, 0.8f, 0.1f, 1.2f};
+  const float query[] = {0.0f, 1.0f};
+  auto rows = [](const std::vector<Neighbor>& hits) {
+    std::vector<int64_t> r;
+    for (const auto& h : hits) r.push_back(h.row);
+    return r;
+  };
+  // From the graph's entry point: only the x component is reachable.
+  for (int64_t r : rows(HnswSearch(hnsw, data.data(), 2, 8, query, 2, 4))) EXPECT_LT(r, 4);
+  // From an entry row in the y component (given twice: duplicates are ignored): the true top 2.
+  const std::vector<int64_t> entries = {4, 4};
+  auto hits = HnswSearch(hnsw, data.data(), 2, 8, query, 2, 4, entries);
+  EXPECT_EQ(rows(hits), (std::vector<int64_t>{7, 6}));
+  EXPECT_FLOAT_EQ(hits[0].score, 1.2f);
+}
+
+// Searches that start at the item a probe was drawn from (as SimilarItems does) lose nothing
+// against the global descent; entry rows outside the index are INVALID_ARGUMENT for every type.
+TEST(FaissIndexTest, EntryRowsAreCheckedAndKeepRecall) {
+  Matrix data = Random(5000, 16, 11);
+  std::mt19937_64 rng(12);
+  std::normal_distribution<float> noise(0, 0.1f);
+  IndexOptions o;
+  o.type = "hnsw";
+  ASSERT_OK_AND_ASSIGN(auto index, FaissIndex::Build(data, o));
+  ExactIndex exact(&data);
+  int with = 0, without = 0;
+  for (int64_t r = 0; r < 200; ++r) {
+    std::vector<float> q(data.row_span(r * 25).begin(), data.row_span(r * 25).end());
+    for (float& x : q) x += noise(rng);
+    const int64_t source = r * 25;
+    SearchParams from_source;
+    from_source.ef_search = 32;
+    from_source.entry_rows = absl::MakeConstSpan(&source, 1);
+    ASSERT_OK_AND_ASSIGN(auto a, index->Search(q, 10, from_source));
+    SearchParams descend;
+    descend.ef_search = 32;
+    ASSERT_OK_AND_ASSIGN(auto b, index->Search(q, 10, descend));
+    ASSERT_OK_AND_ASSIGN(auto want, exact.Search(q, 10, {}));
+    for (const auto& w : want) {
+      for (const auto& g : a) with += g.row == w.row;
+      for (const auto& g : b) without += g.row == w.row;
+    }
+  }
+  EXPECT_GE(with, without - 20);  // within 1% of 2000
+  EXPECT_GE(with, 0.9 * 2000);
+
+  for (const std::string type : {"hnsw", "flat"}) {
+    o.type = type;
+    ASSERT_OK_AND_ASSIGN(auto small, FaissIndex::Build(Random(50, 4, 13), o));
+    for (const int64_t bad : {int64_t{-1}, int64_t{50}}) {
+      SearchParams p;
+      p.entry_rows = absl::MakeConstSpan(&bad, 1);
+      auto got = small->Search(std::vector<float>(4, 1.0f), 5, p);
+      EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << type << " " << bad;
+      EXPECT_NE(got.status().message().find("entry row"), std::string::npos);
+    }
+  }
 }
 
 // A wide graph (M=48: 96 base-layer neighbours, more than one prefetch batch) loses nothing.

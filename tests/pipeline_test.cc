@@ -109,7 +109,7 @@ TEST_F(PipelineTest, HistoryDrivesCandidatesAndExcludesPlayed) {
 TEST_F(PipelineTest, ObserverSeesEachIndexSearchWithItsK) {
   std::vector<std::pair<std::vector<float>, int>> seen;
   PipelineOptions o;
-  o.on_index_search = [&seen](absl::Span<const float> q, int k) {
+  o.on_index_search = [&seen](absl::Span<const float> q, int k, const index::SearchParams&) {
     seen.push_back({std::vector<float>(q.begin(), q.end()), k});
   };
   Reset(o);
@@ -126,6 +126,51 @@ TEST_F(PipelineTest, ObserverSeesEachIndexSearchWithItsK) {
   seen.clear();
   ASSERT_OK(Rec(Req("new-user", 2)).status());
   EXPECT_TRUE(seen.empty());
+}
+
+// Searches start from the request's seeds and the listener's strongest items (alternating,
+// newest plays strongest), SimilarItems from the item itself; entry_points = 0 turns that off.
+TEST_F(PipelineTest, SearchesStartFromSeedsAndStrongestItems) {
+  std::vector<std::vector<int64_t>> entries;
+  PipelineOptions o;
+  o.entry_points = 3;
+  o.on_index_search = [&entries](absl::Span<const float>, int, const index::SearchParams& p) {
+    entries.emplace_back(p.entry_rows.begin(), p.entry_rows.end());
+  };
+  Reset(o);
+  auto row = [this](const std::string& id) { return catalog_->item(*catalog_->Find(id)).row; };
+  Play("u", "r4", kNow - 3 * kDay);
+  Play("u", "r1", kNow - kDay);
+  Play("u", "r6", kNow - 2 * kDay);
+  ASSERT_OK(Rec(Req("u", 2)).status());
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0], (std::vector<int64_t>{row("r1"), row("r6"), row("r4")}));
+
+  entries.clear();
+  auto seeded = Req("u", 2);
+  seeded.add_seed_item_ids("p2");
+  seeded.add_seed_item_ids("j1");
+  ASSERT_OK(Rec(seeded).status());
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0], (std::vector<int64_t>{row("p2"), row("r1"), row("j1")}));
+
+  entries.clear();
+  v1::SimilarItemsRequest similar;
+  similar.set_item_id("r2");
+  similar.set_count(2);
+  v1::SimilarItemsResponse similar_resp;
+  ASSERT_OK(pipeline_->SimilarItems(*catalog_, similar, &similar_resp));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0], (std::vector<int64_t>{row("r2")}));
+
+  o.entry_points = 0;
+  Reset(o);
+  entries.clear();
+  ASSERT_OK(Rec(seeded).status());
+  ASSERT_OK(pipeline_->SimilarItems(*catalog_, similar, &similar_resp));
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_TRUE(entries[0].empty());
+  EXPECT_TRUE(entries[1].empty());
 }
 
 TEST_F(PipelineTest, ArtistCapSpreadsArtists) {
