@@ -6,8 +6,8 @@
 // k = count * 4 + items excluded), captured in process and replayed.
 // With --graph_rows=N it instead builds a fresh HNSW graph over the first N rows (inner product,
 // or the MIPS-to-L2 reduction) to compare graph variants on the same queries.
-// Usage: encore-bench-ann --snapshot_dir=DIR [--queries=1000] [--ef_search=96]
-//        [--entry_points=4] [--history_dir=DIR --users=N [--count=20]]
+// Usage: encore-bench-ann --snapshot_dir=DIR [--queries=1000]
+//        [--ef_search=96[,128,...]] [--entry_points=4] [--history_dir=DIR --users=N [--count=20]]
 //        [--graph_rows=N [--graph_m=32] [--graph_ef_construction=40] [--graph_metric=ip]]
 #include <faiss/IndexHNSW.h>
 
@@ -17,10 +17,13 @@
 #include <cstdio>
 #include <functional>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "index/catalog.h"
@@ -32,7 +35,9 @@
 ABSL_FLAG(std::string, snapshot_dir, "", "Snapshot (or root) to load");
 ABSL_FLAG(int, queries, 1000, "Queries (random catalog items' vectors, perturbed)");
 ABSL_FLAG(int, exact_queries, 200, "Queries also run through exact search for recall");
-ABSL_FLAG(int, ef_search, 96, "HNSW beam width (the server's --ef_search)");
+ABSL_FLAG(std::vector<std::string>, ef_search, {"96"},
+          "HNSW beam width (the server's --ef_search); a comma list measures each on the same "
+          "queries, one line per value");
 ABSL_FLAG(int, k, 10, "Neighbours per query");
 ABSL_FLAG(std::string, history_dir, "",
           "Replay the Recommend pipeline's own searches for listeners in this RocksDB history "
@@ -106,7 +111,6 @@ absl::StatusOr<Searcher> BuildGraph(encore::index::MatrixView base, const std::s
     o.type = "hnsw";
     o.hnsw_m = absl::GetFlag(FLAGS_graph_m);
     o.ef_construction = absl::GetFlag(FLAGS_graph_ef_construction);
-    o.ef_search = absl::GetFlag(FLAGS_ef_search);
     o.hnsw_search = search;
     ASSIGN_OR_RETURN(std::shared_ptr<encore::index::FaissIndex> index,
                      encore::index::FaissIndex::Build(base, o));
@@ -135,10 +139,10 @@ absl::StatusOr<Searcher> BuildGraph(encore::index::MatrixView base, const std::s
       std::make_shared<faiss::IndexHNSWFlat>(d + 1, absl::GetFlag(FLAGS_graph_m), faiss::METRIC_L2);
   index->hnsw.efConstruction = absl::GetFlag(FLAGS_graph_ef_construction);
   index->add(base.rows, rows.data());
-  index->hnsw.efSearch = absl::GetFlag(FLAGS_ef_search);  // FAISS 1.7.3 reads the beam here
   return Searcher(
-      [index, max_sq, d](const std::vector<float>& q, int k, const encore::index::SearchParams&)
+      [index, max_sq, d](const std::vector<float>& q, int k, const encore::index::SearchParams& p)
           -> absl::StatusOr<std::vector<encore::index::Neighbor>> {
+        index->hnsw.efSearch = p.ef_search;  // FAISS 1.7.3 reads the beam here
         std::vector<float> x(q);
         x.push_back(0.0f);
         double qq = 0;
@@ -166,7 +170,20 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   encore::index::CatalogOptions o;
   o.index.hnsw_search = absl::GetFlag(FLAGS_hnsw_search);
-  o.index.ef_search = absl::GetFlag(FLAGS_ef_search);
+  std::vector<int> efs;
+  for (const std::string& e : absl::GetFlag(FLAGS_ef_search)) {
+    int ef = 0;
+    if (!absl::SimpleAtoi(e, &ef) || ef < 1) {
+      std::fprintf(stderr, "--ef_search: '%s' is not a positive integer\n", e.c_str());
+      return 1;
+    }
+    efs.push_back(ef);
+  }
+  if (efs.empty()) {
+    std::fprintf(stderr, "--ef_search: give at least one value\n");
+    return 1;
+  }
+  o.index.ef_search = efs[0];
   auto catalog = encore::index::Catalog::Load(*dir, o);
   if (!catalog.ok()) {
     std::fprintf(stderr, "%s\n", catalog.status().ToString().c_str());
@@ -209,8 +226,6 @@ int main(int argc, char** argv) {
   double mean_k = 0;
   for (const auto& q : queries) mean_k += q.k;
   mean_k /= queries.size();
-  encore::index::SearchParams params;
-  params.ef_search = absl::GetFlag(FLAGS_ef_search);
   // What is measured: the snapshot's index over all rows, or a fresh graph over the first rows.
   encore::index::MatrixView base = music->vectors;
   Searcher search = [&music](const std::vector<float>& q, int n,
@@ -234,60 +249,75 @@ int main(int argc, char** argv) {
     }
     build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count();
   }
-  std::vector<std::vector<encore::index::Neighbor>> results(queries.size());
-  const auto s0 = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < queries.size(); ++i) {
-    params.entry_rows = queries[i].entries;
-    auto r = search(queries[i].vector, queries[i].k, params);
-    if (!r.ok()) {
-      std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
-      return 1;
-    }
-    results[i] = *std::move(r);
-  }
-  const double per_query_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count() /
-      queries.size();
+  // Exact top k of the first --exact_queries queries, computed once for every beam width.
   encore::index::ExactIndex exact(base);
   const int n_exact = std::min<int>(absl::GetFlag(FLAGS_exact_queries), queries.size());
-  int hits = 0;
-  // How much of the exact top k's total inner product the served top k reaches: a miss that is
-  // a near tie costs little, one far down the ranking costs a lot.
-  double served_score = 0, exact_score = 0;
+  std::vector<std::vector<encore::index::Neighbor>> truth(n_exact);
   const auto e0 = std::chrono::steady_clock::now();
   for (int i = 0; i < n_exact; ++i) {
-    // Recall@k of the top k served (results are sorted, nearest first).
-    auto truth = exact.Search(queries[i].vector, k, {});
-    absl::flat_hash_set<int64_t> want;
-    for (const auto& n : *truth) {
-      want.insert(n.row);
-      exact_score += n.score;
+    auto t = exact.Search(queries[i].vector, k, {});
+    if (!t.ok()) {
+      std::fprintf(stderr, "%s\n", t.status().ToString().c_str());
+      return 1;
     }
-    for (size_t j = 0; j < results[i].size() && j < static_cast<size_t>(k); ++j) {
-      hits += want.contains(results[i][j].row);
-      served_score += results[i][j].score;
-    }
+    truth[i] = *std::move(t);
   }
   const double exact_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - e0).count() /
       std::max(n_exact, 1);
-  std::printf(
-      "index=%s search=%s rows=%lld dim=%d ef_search=%d entry_points=%d load_seconds=%.2f "
-      "queries_from=%s "
-      "mean_k=%.1f ann_ms_per_query=%.4f exact_ms_per_query=%.3f recall_at_%d=%.4f "
-      "score_share_at_%d=%.4f queries=%zu exact_queries=%d",
-      music->index->type().c_str(), o.index.hnsw_search.c_str(),
-      static_cast<long long>(music->vectors.rows), d, params.ef_search,
-      absl::GetFlag(FLAGS_entry_points), load_s, serving ? "serving" : "items", mean_k,
-      per_query_ms, exact_ms, k, static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
-      exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
-  if (serving) std::printf(" recommend_ms_per_call=%.4f", recommend_ms);
-  if (build_s > 0) {
+  for (const int ef : efs) {
+    encore::index::SearchParams params;
+    params.ef_search = ef;
+    std::vector<std::vector<encore::index::Neighbor>> results(queries.size());
+    const auto s0 = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < queries.size(); ++i) {
+      params.entry_rows = queries[i].entries;
+      auto r = search(queries[i].vector, queries[i].k, params);
+      if (!r.ok()) {
+        std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+        return 1;
+      }
+      results[i] = *std::move(r);
+    }
+    const double per_query_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count() /
+        queries.size();
+    int hits = 0;
+    // How much of the exact top k's total inner product the served top k reaches: a miss that is
+    // a near tie costs little, one far down the ranking costs a lot.
+    double served_score = 0, exact_score = 0;
+    for (int i = 0; i < n_exact; ++i) {
+      // Recall@k of the top k served (results are sorted, nearest first).
+      absl::flat_hash_set<int64_t> want;
+      for (const auto& n : truth[i]) {
+        want.insert(n.row);
+        exact_score += n.score;
+      }
+      for (size_t j = 0; j < results[i].size() && j < static_cast<size_t>(k); ++j) {
+        hits += want.contains(results[i][j].row);
+        served_score += results[i][j].score;
+      }
+    }
     std::printf(
-        " graph_rows=%lld graph_metric=%s graph_m=%d graph_ef_construction=%d build_seconds=%.1f",
-        static_cast<long long>(base.rows), absl::GetFlag(FLAGS_graph_metric).c_str(),
-        absl::GetFlag(FLAGS_graph_m), absl::GetFlag(FLAGS_graph_ef_construction), build_s);
+        "index=%s search=%s rows=%lld dim=%d ef_search=%d entry_points=%d load_seconds=%.2f "
+        "queries_from=%s "
+        "mean_k=%.1f ann_ms_per_query=%.4f exact_ms_per_query=%.3f recall_at_%d=%.4f "
+        "score_share_at_%d=%.4f queries=%zu exact_queries=%d",
+        music->index->type().c_str(), o.index.hnsw_search.c_str(),
+        static_cast<long long>(music->vectors.rows), d, ef, absl::GetFlag(FLAGS_entry_points),
+        load_s, serving ? "serving" : "items", mean_k, per_query_ms, exact_ms, k,
+        static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
+        exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
+    if (serving) std::printf(" recommend_ms_per_call=%.4f", recommend_ms);
+    if (build_s > 0) {
+      std::printf(
+          " graph_rows=%lld graph_metric=%s graph_m=%d graph_ef_construction=%d "
+          "build_seconds=%.1f",
+          static_cast<long long>(base.rows), absl::GetFlag(FLAGS_graph_metric).c_str(),
+          absl::GetFlag(FLAGS_graph_m), absl::GetFlag(FLAGS_graph_ef_construction), build_s);
+    }
+    std::printf("\n");
+    std::fflush(stdout);
   }
-  std::printf("\n");
   return 0;
 }
