@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end serving benchmark, all in ONE run on this machine (client and server share it):
-#   (a) the floor: an empty unary RPC (GetCatalogInfo) on the same server, max throughput R0;
+#   (a) the floor: an empty unary RPC (GetCatalogInfo) on the same server, max throughput R0
+#       (like Recommend's max: the better of one and two client completion threads);
 #   (b) raw index search time per query at the serving parameters (t_ann) and its recall@10 --
 #       for perturbed item vectors with k = 10, and for the very searches Recommend issues
 #       (listeners' taste vectors, k = count * 4 + excluded), captured in process and replayed;
@@ -81,24 +82,44 @@ echo "for comparison, FAISS's own HNSW search over the same graph:"
 T_ANN_MS=$(field "$ANN" ann_ms_per_query)
 
 COMMON=(--target=127.0.0.1:$PORT --users="$USERS" --items="$TRACKS" --warmup=3 --duration="$DUR")
-echo "== (a) floor: empty unary RPC, closed loop, concurrency $C and 1"
-"$LT" "${COMMON[@]}" --mix=info:1 --concurrency="$C" --json="$WORK/floor.json" 2>/dev/null | tail -4
+# Max throughput = the better of one and two client completion threads (--client_threads): one
+# thread batches completions (fewer wake-ups, better for Recommend), two keep up with the empty
+# RPC's rate. Each RPC gets its own best, so R0 is not understated by a client setting.
+max_of_threads() {  # mix, json prefix; prints the winning thread count last
+  local best=0 best_t=1
+  for t in 1 2; do
+    "$LT" "${COMMON[@]}" --mix="$1" --concurrency="$C" --client_threads=$t \
+      --json="$WORK/$2_t$t.json" 2>/dev/null | grep -E '^(achieved|\| (all|info|recommend))' | sed "s/^/   client_threads=$t: /"
+    local r
+    r=$(json "d['achieved_rps']" "$WORK/$2_t$t.json")
+    if python3 -c "import sys; sys.exit(0 if $r > $best else 1)"; then best=$r best_t=$t; fi
+  done
+  cp "$WORK/$2_t$best_t.json" "$WORK/$2.json"
+  echo "$best_t"
+}
+echo "== (a) floor: empty unary RPC, closed loop, concurrency $C (and 1)"
+OUT=$(max_of_threads info:1 floor); echo "$OUT" | sed '$d'; T_FLOOR=$(echo "$OUT" | tail -1)
 "$LT" "${COMMON[@]}" --mix=info:1 --concurrency=1 --json="$WORK/floor1.json" 2>/dev/null | sed -n 2p
 R0=$(json "d['achieved_rps']" "$WORK/floor.json")
+echo "   R0 = $R0 req/s (client_threads=$T_FLOOR)"
 
 echo "== (c) Recommend: max throughput, closed loop, concurrency $C"
-"$LT" "${COMMON[@]}" --mix=recommend:1 --concurrency="$C" --json="$WORK/rec_max.json" 2>/dev/null | tail -4
+OUT=$(max_of_threads recommend:1 rec_max); echo "$OUT" | sed '$d'; T_REC=$(echo "$OUT" | tail -1)
 RMAX=$(json "d['achieved_rps']" "$WORK/rec_max.json")
+echo "   Recommend max = $RMAX req/s (client_threads=$T_REC)"
 for pct in 50 80; do
   RATE=$(python3 -c "print(round($RMAX * $pct / 100))")
   echo "== (c) Recommend open loop at $pct% of max = $RATE req/s"
-  "$LT" "${COMMON[@]}" --mix=recommend:1 --rate="$RATE" --json="$WORK/rec_$pct.json" 2>/dev/null | tail -4
+  "$LT" "${COMMON[@]}" --mix=recommend:1 --rate="$RATE" --client_threads="$T_REC" \
+    --json="$WORK/rec_$pct.json" 2>/dev/null | tail -4
   echo "   floor at the same offered rate (empty RPC, open loop, $RATE req/s):"
-  "$LT" "${COMMON[@]}" --mix=info:1 --rate="$RATE" --json="$WORK/floor_$pct.json" 2>/dev/null | grep '^| info'
+  "$LT" "${COMMON[@]}" --mix=info:1 --rate="$RATE" --client_threads="$T_REC" \
+    --json="$WORK/floor_$pct.json" 2>/dev/null | grep '^| info'
 done
 R0_HALF=$(python3 -c "print(round($(json "d['achieved_rps']" "$WORK/floor.json") / 2))")
 echo "== floor at 50% of its own max ($R0_HALF req/s), open loop"
-"$LT" "${COMMON[@]}" --mix=info:1 --rate="$R0_HALF" --json="$WORK/floor_half.json" 2>/dev/null | grep '^| info'
+"$LT" "${COMMON[@]}" --mix=info:1 --rate="$R0_HALF" --client_threads="$T_FLOOR" \
+  --json="$WORK/floor_half.json" 2>/dev/null | grep '^| info'
 
 echo "== cross-check with h2load (independent HTTP/2 client): GetCatalogInfo and Recommend"
 if command -v h2load >/dev/null; then
