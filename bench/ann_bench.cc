@@ -7,7 +7,8 @@
 // With --graph_rows=N it instead builds a fresh HNSW graph over the first N rows (inner product,
 // or the MIPS-to-L2 reduction) to compare graph variants on the same queries.
 // Usage: encore-bench-ann --snapshot_dir=DIR [--queries=1000]
-//        [--ef_search=96[,128,...]] [--entry_points=4] [--history_dir=DIR --users=N [--count=20]]
+//        [--ef_search=96[,128,...]] [--pace_us=0] [--entry_points=4] [--history_dir=DIR --users=N
+//        [--count=20]]
 //        [--graph_rows=N [--graph_m=32] [--graph_ef_construction=40] [--graph_metric=ip]]
 #include <faiss/IndexHNSW.h>
 
@@ -18,6 +19,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -54,6 +56,9 @@ ABSL_FLAG(std::string, graph_metric, "ip",
           "l2_reduction (graph over [x, sqrt(M^2 - |x|^2)] with L2, queried with [q, 0]; FAISS's "
           "search)");
 ABSL_FLAG(std::string, hnsw_search, "encore", "HNSW search implementation: encore or faiss");
+ABSL_FLAG(int, pace_us, 0,
+          "Sleep this long before each search, as at light load (caches go cold between "
+          "requests); 0 = back to back");
 ABSL_FLAG(int, entry_points, 4,
           "HNSW entry points as the server's --hnsw_entry_points: item probes start at their "
           "source item, serving searches at the listener's strongest items; 0 = global descent");
@@ -269,19 +274,29 @@ int main(int argc, char** argv) {
     encore::index::SearchParams params;
     params.ef_search = ef;
     std::vector<std::vector<encore::index::Neighbor>> results(queries.size());
-    const auto s0 = std::chrono::steady_clock::now();
+    const int pace_us = absl::GetFlag(FLAGS_pace_us);
+    std::vector<double> each_ms;
+    each_ms.reserve(queries.size());
+    double total_ms = 0;
     for (size_t i = 0; i < queries.size(); ++i) {
       params.entry_rows = queries[i].entries;
+      if (pace_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(pace_us));
+      const auto q0 = std::chrono::steady_clock::now();
       auto r = search(queries[i].vector, queries[i].k, params);
+      each_ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q0).count());
+      total_ms += each_ms.back();
       if (!r.ok()) {
         std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
         return 1;
       }
       results[i] = *std::move(r);
     }
-    const double per_query_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s0).count() /
-        queries.size();
+    const double per_query_ms = total_ms / queries.size();
+    std::sort(each_ms.begin(), each_ms.end());
+    auto quantile = [&each_ms](double q) {
+      return each_ms[std::min(each_ms.size() - 1, static_cast<size_t>(q * each_ms.size()))];
+    };
     int hits = 0;
     // How much of the exact top k's total inner product the served top k reaches: a miss that is
     // a near tie costs little, one far down the ranking costs a lot.
@@ -301,12 +316,13 @@ int main(int argc, char** argv) {
     std::printf(
         "index=%s search=%s rows=%lld dim=%d ef_search=%d entry_points=%d load_seconds=%.2f "
         "queries_from=%s "
-        "mean_k=%.1f ann_ms_per_query=%.4f exact_ms_per_query=%.3f recall_at_%d=%.4f "
+        "mean_k=%.1f ann_ms_per_query=%.4f ann_ms_p50=%.4f ann_ms_p99=%.4f pace_us=%d "
+        "exact_ms_per_query=%.3f recall_at_%d=%.4f "
         "score_share_at_%d=%.4f queries=%zu exact_queries=%d",
         music->index->type().c_str(), o.index.hnsw_search.c_str(),
         static_cast<long long>(music->vectors.rows), d, ef, absl::GetFlag(FLAGS_entry_points),
-        load_s, serving ? "serving" : "items", mean_k, per_query_ms, exact_ms, k,
-        static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
+        load_s, serving ? "serving" : "items", mean_k, per_query_ms, quantile(0.5), quantile(0.99),
+        pace_us, exact_ms, k, static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
         exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
     if (serving) std::printf(" recommend_ms_per_call=%.4f", recommend_ms);
     if (build_s > 0) {
