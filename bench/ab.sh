@@ -21,8 +21,11 @@ trap cleanup EXIT
 
 run() {  # label, server command line
   local label=$1 out="$WORK/ab.server.out"
+  # Each run gets its own copy of the history, so writes of one run (a load mix with record)
+  # cannot change what the next one reads.
+  rm -rf "$WORK/ab.history" && cp -r "$WORK/history" "$WORK/ab.history"
   # shellcheck disable=SC2086  # the command line is meant to split into words
-  $2 --snapshot_dir="$WORK/snapshots" --history_dir="$WORK/history" --port=0 --metrics_port=0 \
+  $2 --snapshot_dir="$WORK/snapshots" --history_dir="$WORK/ab.history" --port=0 --metrics_port=0 \
     --metrics_host=127.0.0.1 --snapshot_poll_seconds=0 > "$out" 2> "$WORK/ab.server.err" &
   PID=$!
   for _ in $(seq 1 3000); do grep -q grpc_port "$out" 2>/dev/null && break; sleep 0.01; done
