@@ -189,6 +189,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   o.index.ef_search = efs[0];
+  const int pace_us = absl::GetFlag(FLAGS_pace_us);
+  if (pace_us < 0) {
+    std::fprintf(stderr, "--pace_us must be >= 0, got %d\n", pace_us);
+    return 1;
+  }
   auto catalog = encore::index::Catalog::Load(*dir, o);
   if (!catalog.ok()) {
     std::fprintf(stderr, "%s\n", catalog.status().ToString().c_str());
@@ -274,7 +279,6 @@ int main(int argc, char** argv) {
     encore::index::SearchParams params;
     params.ef_search = ef;
     std::vector<std::vector<encore::index::Neighbor>> results(queries.size());
-    const int pace_us = absl::GetFlag(FLAGS_pace_us);
     std::vector<double> each_ms;
     each_ms.reserve(queries.size());
     double total_ms = 0;
