@@ -5,7 +5,7 @@
 // Recommend pipeline itself issues for sampled listeners (their taste vectors, with the serving
 // k = count * 4 + items excluded), captured in process and replayed.
 // With --graph_rows=N it instead builds a fresh HNSW graph over the first N rows (inner product,
-// or the MIPS-to-L2 reduction) to compare graph variants on the same queries.
+// angular, or the MIPS-to-L2 reduction) to compare graph variants on the same queries.
 // Usage: encore-bench-ann --snapshot_dir=DIR [--queries=1000]
 //        [--ef_search=96[,128,...]] [--pace_us=0] [--entry_points=4] [--history_dir=DIR --users=N
 //        [--count=20]]
@@ -30,6 +30,7 @@
 #include "common/status_macros.h"
 #include "index/catalog.h"
 #include "index/faiss_index.h"
+#include "index/hnsw_search.h"
 #include "index/snapshot_manager.h"
 #include "recommend/pipeline.h"
 #include "storage/rocksdb_history_store.h"
@@ -52,7 +53,8 @@ ABSL_FLAG(int64_t, graph_rows, 0,
 ABSL_FLAG(int, graph_m, 32, "With --graph_rows: HNSW degree");
 ABSL_FLAG(int, graph_ef_construction, 40, "With --graph_rows: HNSW build beam");
 ABSL_FLAG(std::string, graph_metric, "ip",
-          "With --graph_rows: ip (inner-product graph, searched like the server's) or "
+          "With --graph_rows: ip (inner-product graph, searched like the server's), cosine "
+          "(graph over unit-length rows, searched by inner product like the server's) or "
           "l2_reduction (graph over [x, sqrt(M^2 - |x|^2)] with L2, queried with [q, 0]; FAISS's "
           "search)");
 ABSL_FLAG(std::string, hnsw_search, "encore", "HNSW search implementation: encore or faiss");
@@ -62,6 +64,9 @@ ABSL_FLAG(int, pace_us, 0,
 ABSL_FLAG(int, entry_points, 4,
           "HNSW entry points as the server's --hnsw_entry_points: item probes start at their "
           "source item, serving searches at the listener's strongest items; 0 = global descent");
+ABSL_FLAG(bool, warm_history, true,
+          "With --history_dir: read every sampled listener's history once before the timed "
+          "Recommend calls, as a running server's block cache holds it (false = cold reads)");
 ABSL_FLAG(uint64_t, seed, 1, "Seed");
 
 namespace {
@@ -72,11 +77,17 @@ struct Query {
   std::vector<int64_t> entries;  // SearchParams::entry_rows
 };
 
+// In-process time of one Recommend call: mean and quantiles, in ms.
+struct CallTimes {
+  double mean = 0, p50 = 0, p99 = 0, max = 0;
+  double index_share = 0;  // of the calls' summed time, the part spent in index searches
+};
+
 // Runs Recommend for `n` sampled listeners and returns every index search it issued, with the
-// mean in-process time of one Recommend call.
+// in-process time of one Recommend call.
 absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::Catalog& catalog,
                                                           int n, std::mt19937_64& rng,
-                                                          double* recommend_ms) {
+                                                          CallTimes* recommend_ms) {
   const int users = absl::GetFlag(FLAGS_users);
   if (users <= 0) return absl::InvalidArgumentError("--history_dir needs --users > 0");
   ASSIGN_OR_RETURN(auto history, encore::storage::RocksDbHistoryStore::Open(
@@ -90,16 +101,38 @@ absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::C
                         std::vector<int64_t>(p.entry_rows.begin(), p.entry_rows.end())});
   };
   encore::recommend::RecommendPipeline pipeline(history.get(), options);
-  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::string> sampled(n);
+  for (auto& user : sampled) {
+    user = absl::StrCat("u", std::uniform_int_distribution<int>(1, users)(rng));
+  }
+  if (absl::GetFlag(FLAGS_warm_history)) {
+    for (const auto& user : sampled) RETURN_IF_ERROR(history->Read(user, 1 << 20).status());
+  }
+  std::vector<double> each_ms;
+  each_ms.reserve(n);
+  double index_ms = 0;
   for (int i = 0; i < n; ++i) {
     encore::v1::RecommendRequest request;
-    request.set_user_id(absl::StrCat("u", std::uniform_int_distribution<int>(1, users)(rng)));
+    request.set_user_id(sampled[i]);
     request.set_count(absl::GetFlag(FLAGS_count));
     encore::v1::RecommendResponse response;
-    RETURN_IF_ERROR(pipeline.Recommend(catalog, request, &response));
+    encore::recommend::FilterStats stats;
+    const auto t0 = std::chrono::steady_clock::now();
+    RETURN_IF_ERROR(pipeline.Recommend(catalog, request, &response, &stats));
+    each_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    for (double seconds : stats.ann_seconds) index_ms += seconds * 1e3;
   }
-  *recommend_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / n;
+  if (!each_ms.empty()) {
+    double total_ms = 0;
+    for (double ms : each_ms) total_ms += ms;
+    recommend_ms->mean = total_ms / each_ms.size();
+    recommend_ms->index_share = index_ms / total_ms;
+    std::sort(each_ms.begin(), each_ms.end());
+    recommend_ms->p50 = each_ms[each_ms.size() / 2];
+    recommend_ms->p99 = each_ms[std::min(each_ms.size() - 1, each_ms.size() * 99 / 100)];
+    recommend_ms->max = each_ms.back();
+  }
   return captured;
 }
 
@@ -124,8 +157,31 @@ absl::StatusOr<Searcher> BuildGraph(encore::index::MatrixView base, const std::s
           return index->Search(q, k, p);
         });
   }
+  if (metric == "cosine") {
+    // The graph links rows by angle (built over unit-length copies); the search walks it scoring
+    // the raw rows by inner product, as the server's search does.
+    const int d = base.dim;
+    auto unit = std::make_shared<std::vector<float>>(base.row(0), base.row(0) + base.rows * d);
+    for (int64_t r = 0; r < base.rows; ++r) {
+      float* x = unit->data() + r * d;
+      double sq = 0;
+      for (int j = 0; j < d; ++j) sq += double{x[j]} * x[j];
+      const float inv = sq > 0 ? static_cast<float>(1.0 / std::sqrt(sq)) : 0.0f;
+      for (int j = 0; j < d; ++j) x[j] *= inv;
+    }
+    auto index = std::make_shared<faiss::IndexHNSWFlat>(d, absl::GetFlag(FLAGS_graph_m),
+                                                        faiss::METRIC_INNER_PRODUCT);
+    index->hnsw.efConstruction = absl::GetFlag(FLAGS_graph_ef_construction);
+    index->add(base.rows, unit->data());
+    return Searcher(
+        [index, base](const std::vector<float>& q, int k, const encore::index::SearchParams& p)
+            -> absl::StatusOr<std::vector<encore::index::Neighbor>> {
+          return encore::index::HnswSearch(index->hnsw, base.row(0), base.dim, base.rows, q.data(),
+                                           k, p.ef_search, p.entry_rows);
+        });
+  }
   if (metric != "l2_reduction")
-    return absl::InvalidArgumentError("--graph_metric: ip or l2_reduction");
+    return absl::InvalidArgumentError("--graph_metric: ip, cosine or l2_reduction");
   const int d = base.dim;
   double max_sq = 0;
   std::vector<float> rows(static_cast<size_t>(base.rows) * (d + 1));
@@ -206,7 +262,7 @@ int main(int argc, char** argv) {
   const int k = absl::GetFlag(FLAGS_k);
   std::mt19937_64 rng(absl::GetFlag(FLAGS_seed));
   std::vector<Query> queries;
-  double recommend_ms = 0;
+  CallTimes recommend_ms;
   const bool serving = !absl::GetFlag(FLAGS_history_dir).empty();
   if (serving) {
     auto captured =
@@ -328,7 +384,13 @@ int main(int argc, char** argv) {
         load_s, serving ? "serving" : "items", mean_k, per_query_ms, quantile(0.5), quantile(0.99),
         pace_us, exact_ms, k, static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
         exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
-    if (serving) std::printf(" recommend_ms_per_call=%.4f", recommend_ms);
+    if (serving) {
+      std::printf(
+          " recommend_ms_per_call=%.4f recommend_ms_p50=%.4f recommend_ms_p99=%.4f "
+          "recommend_ms_max=%.4f recommend_index_share=%.3f",
+          recommend_ms.mean, recommend_ms.p50, recommend_ms.p99, recommend_ms.max,
+          recommend_ms.index_share);
+    }
     if (build_s > 0) {
       std::printf(
           " graph_rows=%lld graph_metric=%s graph_m=%d graph_ef_construction=%d "
