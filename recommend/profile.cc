@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -35,11 +36,29 @@ TasteProfile BuildTasteProfile(const index::Catalog& catalog,
   for (const auto& e : history) newest = std::max(newest, e.timestamp_ms);
   const double half_life_ms = std::max(options.half_life_days, 1e-6) * 86400e3;
 
+  // Catalog ids of the events, their item records fetched ahead: the records lie scattered over
+  // the item table, and fetching them together overlaps the cache misses.
+  std::vector<std::optional<index::ItemId>> ids;
+  ids.reserve(history.size());
+  for (const auto& e : history) {
+    ids.push_back(catalog.Find(e.item_id));
+    if (ids.back()) __builtin_prefetch(&catalog.item(*ids.back()));
+  }
+  for (const auto& id : ids) {
+    if (!id) continue;
+    const index::Item& item = catalog.item(*id);
+    __builtin_prefetch(item.families.data());
+    if (item.row >= 0 && catalog.spaces()[item.space].get() == s) {
+      __builtin_prefetch(s->vectors.row(item.row));
+    }
+  }
+
   // Net weight per item of this space, in first-seen (newest-first) order.
   std::vector<std::pair<index::ItemId, double>> weights;
   absl::flat_hash_map<index::ItemId, size_t> slot;
-  for (const auto& e : history) {
-    auto id = catalog.Find(e.item_id);
+  for (size_t i = 0; i < history.size(); ++i) {
+    const storage::HistoryEvent& e = history[i];
+    const std::optional<index::ItemId>& id = ids[i];
     if (!id) continue;
     profile.seen.insert(*id);
     if (catalog.spaces()[catalog.item(*id).space].get() != s) continue;
