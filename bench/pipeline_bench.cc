@@ -131,7 +131,7 @@ void BM_Rank(benchmark::State& state) {
   recommend::RankingOptions o;
   o.diversity = static_cast<float>(state.range(0)) / 10.0f;
   for (auto _ : state) {
-    absl::flat_hash_map<std::string, int> per_artist;
+    encore::recommend::ArtistCounts per_artist;
     benchmark::DoNotOptimize(
         recommend::RankAndSelect(c, pool, c.item(0).families, o, 20, 2, &per_artist));
   }

@@ -119,16 +119,13 @@ struct Pick {
 
 // Appends `extra` (already ordered) to `picks` until `count`, honouring the artist cap.
 void Backfill(const Catalog& catalog, const std::vector<Candidate>& extra, int count,
-              int max_per_artist, absl::flat_hash_map<std::string, int>* per_artist,
-              absl::flat_hash_set<ItemId>* chosen, std::vector<Pick>* picks) {
+              int max_per_artist, ArtistCounts* per_artist, absl::flat_hash_set<ItemId>* chosen,
+              std::vector<Pick>* picks) {
   for (const auto& c : extra) {
     if (static_cast<int>(picks->size()) >= count) return;
     const index::Item& item = catalog.item(c.id);
     if (chosen->contains(c.id)) continue;
-    if (max_per_artist > 0 && !item.artist_id.empty() &&
-        (*per_artist)[item.artist_id] >= max_per_artist) {
-      continue;
-    }
+    if (ArtistCapped(item, max_per_artist, *per_artist)) continue;
     if (!item.artist_id.empty()) ++(*per_artist)[item.artist_id];
     chosen->insert(c.id);
     // Backfill never outranks what came before it.
@@ -367,7 +364,7 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
       RETURN_IF_ERROR(GatherFromIndex(catalog, *space, query, entries, base_k, target, options_,
                                       excluded, kind_set, filter, stats, &sets));
     }
-    absl::flat_hash_map<std::string, int> per_artist;
+    ArtistCounts per_artist;
     std::vector<Candidate> ranked = RankAndSelect(catalog, sets.pass, listener, ranking, count,
                                                   options_.max_per_artist, &per_artist);
     std::vector<Pick> picks;
@@ -453,7 +450,7 @@ absl::Status RecommendPipeline::SimilarItems(const Catalog& catalog,
                                   excluded, {source.kind}, filter, stats, &sets));
   // Nearest first; no artist cap, so "more by this artist" can show up.
   std::vector<Pick> picks;
-  absl::flat_hash_map<std::string, int> per_artist;
+  ArtistCounts per_artist;
   absl::flat_hash_set<ItemId> chosen;
   Backfill(catalog, sets.pass, count, 0, &per_artist, &chosen, &picks);
   Backfill(catalog, sets.soft, count, 0, &per_artist, &chosen, &picks);

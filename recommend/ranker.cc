@@ -13,10 +13,16 @@ RankingOptions WithOverrides(RankingOptions base, const v1::RankingWeights& w) {
   return base;
 }
 
+bool ArtistCapped(const index::Item& item, int max_per_artist, const ArtistCounts& per_artist) {
+  if (max_per_artist <= 0 || item.artist_id.empty()) return false;
+  auto it = per_artist.find(item.artist_id);
+  return it != per_artist.end() && it->second >= max_per_artist;
+}
+
 std::vector<Candidate> RankAndSelect(const index::Catalog& catalog, std::vector<Candidate> pool,
                                      absl::Span<const index::FamilyWeight> listener,
                                      const RankingOptions& options, int count, int max_per_artist,
-                                     absl::flat_hash_map<std::string, int>* per_artist) {
+                                     ArtistCounts* per_artist) {
   std::vector<Candidate> picks;
   if (pool.empty() || count <= 0) return picks;
   float lo = pool[0].similarity, hi = pool[0].similarity;
@@ -33,8 +39,7 @@ std::vector<Candidate> RankAndSelect(const index::Catalog& catalog, std::vector<
   std::stable_sort(pool.begin(), pool.end(),
                    [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
   auto capped = [&](const index::Item& item) {
-    return max_per_artist > 0 && !item.artist_id.empty() &&
-           (*per_artist)[item.artist_id] >= max_per_artist;
+    return ArtistCapped(item, max_per_artist, *per_artist);
   };
   auto take = [&](size_t i) {
     const index::Item& item = catalog.item(pool[i].id);

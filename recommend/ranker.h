@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "encore/v1/recommender.pb.h"
 #include "index/catalog.h"
 
@@ -34,13 +35,20 @@ struct Candidate {
   float affinity = 0.0f;  // tag affinity, set by Rank
 };
 
+// Items picked so far per artist id. The keys view the catalog's strings, so a map lives no
+// longer than the catalog it was filled from.
+using ArtistCounts = absl::flat_hash_map<absl::string_view, int>;
+
+// Whether `item` may not be added: its artist already has `max_per_artist` (0 = no cap) picks.
+bool ArtistCapped(const index::Item& item, int max_per_artist, const ArtistCounts& per_artist);
+
 // Picks up to `count` of `pool` (in any order): scores, then greedy MMR, respecting
 // `max_per_artist` (0 = no cap) with the running counts in `per_artist`. Returns the picks in
 // pick order.
 std::vector<Candidate> RankAndSelect(const index::Catalog& catalog, std::vector<Candidate> pool,
                                      absl::Span<const index::FamilyWeight> listener,
                                      const RankingOptions& options, int count, int max_per_artist,
-                                     absl::flat_hash_map<std::string, int>* per_artist);
+                                     ArtistCounts* per_artist);
 
 }  // namespace encore::recommend
 

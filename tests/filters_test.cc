@@ -155,7 +155,7 @@ TEST_F(FiltersTest, RequestTagsAndTempo) {
 
 TEST_F(FiltersTest, RankerWeightsDiversityAndCap) {
   std::vector<Candidate> pool = {{Id("rock1"), 1.0f}, {Id("rock2"), 0.99f}, {Id("pop1"), 0.5f}};
-  absl::flat_hash_map<std::string, int> per_artist;
+  ArtistCounts per_artist;
   RankingOptions plain;
   auto picks = RankAndSelect(*catalog_, pool, {}, plain, 3, 0, &per_artist);
   ASSERT_EQ(picks.size(), 3u);
@@ -186,6 +186,28 @@ TEST_F(FiltersTest, RankerWeightsDiversityAndCap) {
   per_artist["r1"] = 1;
   picks = RankAndSelect(*catalog_, pool, {}, plain, 3, 1, &per_artist);
   for (const auto& p : picks) EXPECT_NE(p.id, Id("rock1"));
+}
+
+TEST_F(FiltersTest, ArtistCapCountsOnlyPicks) {
+  const index::Item& rock1 = catalog_->item(Id("rock1"));
+  ASSERT_FALSE(rock1.artist_id.empty());
+  ArtistCounts per_artist;
+  EXPECT_FALSE(ArtistCapped(rock1, 1, per_artist));
+  EXPECT_TRUE(per_artist.empty());  // asking does not add the artist
+  per_artist[rock1.artist_id] = 1;
+  EXPECT_TRUE(ArtistCapped(rock1, 1, per_artist));
+  EXPECT_FALSE(ArtistCapped(rock1, 2, per_artist));
+  EXPECT_FALSE(ArtistCapped(rock1, 0, per_artist));  // 0 = no cap
+  // Only the picks are counted, though MMR checks every candidate's artist in each round.
+  std::vector<Candidate> pool = {{Id("rock1"), 1.0f}, {Id("rock2"), 0.99f}, {Id("pop1"), 0.5f}};
+  ASSERT_NE(catalog_->item(Id("pop1")).artist_id, rock1.artist_id);
+  RankingOptions diverse;
+  diverse.diversity = 0.5f;
+  per_artist.clear();
+  auto picks = RankAndSelect(*catalog_, pool, {}, diverse, 1, 2, &per_artist);
+  ASSERT_EQ(picks.size(), 1u);
+  ASSERT_EQ(per_artist.size(), 1u);
+  EXPECT_EQ(per_artist.begin()->second, 1);
 }
 
 TEST_F(FiltersTest, PipelineBackfillsAndExplains) {
