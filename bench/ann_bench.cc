@@ -41,6 +41,10 @@ ABSL_FLAG(int, exact_queries, 200, "Queries also run through exact search for re
 ABSL_FLAG(std::vector<std::string>, ef_search, {"96"},
           "HNSW beam width (the server's --ef_search); a comma list measures each on the same "
           "queries, one line per value");
+ABSL_FLAG(std::vector<std::string>, upper_ef, {"0"},
+          "With --history_dir: level-1 beam width of Recommend's searches (the server's "
+          "--hnsw_upper_ef); a comma list measures each, interleaved with the --ef_search values "
+          "query by query");
 ABSL_FLAG(int, k, 10, "Neighbours per query");
 ABSL_FLAG(std::string, history_dir, "",
           "Replay the Recommend pipeline's own searches for listeners in this RocksDB history "
@@ -95,6 +99,11 @@ absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::C
   std::vector<Query> captured;
   encore::recommend::PipelineOptions options;
   options.entry_points = absl::GetFlag(FLAGS_entry_points);
+  int upper_ef = 0;
+  const auto& upper = absl::GetFlag(FLAGS_upper_ef);
+  if (!upper.empty() && !absl::SimpleAtoi(upper.front(), &upper_ef)) upper_ef = -1;
+  if (upper_ef < 0) return absl::InvalidArgumentError("--upper_ef: non-negative integers");
+  options.upper_ef = upper_ef;
   options.on_index_search = [&captured](absl::Span<const float> q, int k,
                                         const encore::index::SearchParams& p) {
     captured.push_back({std::vector<float>(q.begin(), q.end()), k,
@@ -245,6 +254,19 @@ int main(int argc, char** argv) {
     return 1;
   }
   o.index.ef_search = efs[0];
+  std::vector<int> upper_efs;
+  for (const std::string& e : absl::GetFlag(FLAGS_upper_ef)) {
+    int v = 0;
+    if (!absl::SimpleAtoi(e, &v) || v < 0) {
+      std::fprintf(stderr, "--upper_ef: '%s' is not a non-negative integer\n", e.c_str());
+      return 1;
+    }
+    upper_efs.push_back(v);
+  }
+  if (upper_efs.empty()) {
+    std::fprintf(stderr, "--upper_ef: give at least one value\n");
+    return 1;
+  }
   const int pace_us = absl::GetFlag(FLAGS_pace_us);
   if (pace_us < 0) {
     std::fprintf(stderr, "--pace_us must be >= 0, got %d\n", pace_us);
@@ -331,28 +353,55 @@ int main(int argc, char** argv) {
   const double exact_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - e0).count() /
       std::max(n_exact, 1);
-  for (const int ef : efs) {
-    encore::index::SearchParams params;
-    params.ef_search = ef;
-    std::vector<std::vector<encore::index::Neighbor>> results(queries.size());
+  // Every (ef, upper_ef) setting runs on every query, the settings taking turns block by block
+  // (kBlock queries each), so the machine's drift hits all settings alike and their times
+  // compare side by side. A block touches far more of the graph than the caches hold, so a
+  // setting does not find the previous one's nodes still cached.
+  constexpr size_t kBlock = 100;
+  struct Setting {
+    int ef = 0, upper_ef = 0;
+    std::vector<std::vector<encore::index::Neighbor>> results;
     std::vector<double> each_ms;
-    each_ms.reserve(queries.size());
     double total_ms = 0;
-    for (size_t i = 0; i < queries.size(); ++i) {
-      params.entry_rows = queries[i].entries;
-      if (pace_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(pace_us));
-      const auto q0 = std::chrono::steady_clock::now();
-      auto r = search(queries[i].vector, queries[i].k, params);
-      each_ms.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q0).count());
-      total_ms += each_ms.back();
-      if (!r.ok()) {
-        std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
-        return 1;
-      }
-      results[i] = *std::move(r);
+  };
+  std::vector<Setting> settings;
+  for (const int ef : efs) {
+    // Only Recommend's searches use the level-1 beam; item probes stand for SimilarItems.
+    for (const int upper_ef : serving ? upper_efs : std::vector<int>{0}) {
+      Setting setting;
+      setting.ef = ef;
+      setting.upper_ef = upper_ef;
+      setting.results.resize(queries.size());
+      setting.each_ms.reserve(queries.size());
+      settings.push_back(std::move(setting));
     }
-    const double per_query_ms = total_ms / queries.size();
+  }
+  for (size_t block = 0; block < queries.size(); block += kBlock) {
+    for (Setting& setting : settings) {
+      for (size_t i = block; i < std::min(block + kBlock, queries.size()); ++i) {
+        encore::index::SearchParams params;
+        params.ef_search = setting.ef;
+        params.upper_ef = setting.upper_ef;
+        params.entry_rows = queries[i].entries;
+        if (pace_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(pace_us));
+        const auto q0 = std::chrono::steady_clock::now();
+        auto r = search(queries[i].vector, queries[i].k, params);
+        setting.each_ms.push_back(
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q0)
+                .count());
+        setting.total_ms += setting.each_ms.back();
+        if (!r.ok()) {
+          std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
+          return 1;
+        }
+        setting.results[i] = *std::move(r);
+      }
+    }
+  }
+  for (Setting& setting : settings) {
+    const auto& results = setting.results;
+    auto& each_ms = setting.each_ms;
+    const double per_query_ms = setting.total_ms / queries.size();
     std::sort(each_ms.begin(), each_ms.end());
     auto quantile = [&each_ms](double q) {
       return each_ms[std::min(each_ms.size() - 1, static_cast<size_t>(q * each_ms.size()))];
@@ -374,15 +423,16 @@ int main(int argc, char** argv) {
       }
     }
     std::printf(
-        "index=%s search=%s rows=%lld dim=%d ef_search=%d entry_points=%d load_seconds=%.2f "
-        "queries_from=%s "
+        "index=%s search=%s rows=%lld dim=%d ef_search=%d entry_points=%d upper_ef=%d "
+        "load_seconds=%.2f queries_from=%s "
         "mean_k=%.1f ann_ms_per_query=%.4f ann_ms_p50=%.4f ann_ms_p99=%.4f pace_us=%d "
         "exact_ms_per_query=%.3f recall_at_%d=%.4f "
         "score_share_at_%d=%.4f queries=%zu exact_queries=%d",
         music->index->type().c_str(), o.index.hnsw_search.c_str(),
-        static_cast<long long>(music->vectors.rows), d, ef, absl::GetFlag(FLAGS_entry_points),
-        load_s, serving ? "serving" : "items", mean_k, per_query_ms, quantile(0.5), quantile(0.99),
-        pace_us, exact_ms, k, static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
+        static_cast<long long>(music->vectors.rows), d, setting.ef,
+        absl::GetFlag(FLAGS_entry_points), setting.upper_ef, load_s, serving ? "serving" : "items",
+        mean_k, per_query_ms, quantile(0.5), quantile(0.99), pace_us, exact_ms, k,
+        static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
         exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
     if (serving) {
       std::printf(

@@ -30,6 +30,12 @@ struct SearchParams {
   // Empty: the usual descent. Ignored by exact and flat indexes and by FAISS's own HNSW search.
   // Every row must be in [0, size()). Not owned; valid for the call.
   absl::Span<const int64_t> entry_rows;
+  // HNSW with entry_rows: when > 0, the base-layer beam starts from the best few (by inner
+  // product) of entry_rows and of the results of a level-1 beam search of this width, seeded
+  // from the graph's top-level nodes scanned exhaustively. Taste vectors of listeners spread over
+  // several genres have their best matches far from their own strongest items; the coarse levels
+  // find those regions (docs/BENCHMARKS.md, "upper-layer beam"). 0 = off. Must be >= 0.
+  int upper_ef = 0;
 };
 
 // Maximum inner-product search over a fixed set of rows.

@@ -55,6 +55,8 @@ FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, std::string type,
   }
   if (hnsw != nullptr && storage_ != nullptr && options.hnsw_search != "faiss") {
     own_hnsw_graph_ = &hnsw->hnsw;
+    pivots_ =
+        BuildHnswPivots(hnsw->hnsw, storage_, static_cast<int32_t>(index_->d), index_->ntotal);
   }
 }
 
@@ -139,6 +141,9 @@ absl::Status FaissIndex::RunSearch(const float* queries, int64_t n, int k,
                                    const SearchParams& params, float* distances,
                                    int64_t* labels) const {
   if (k < 1) return absl::InvalidArgumentError("k must be >= 1");
+  if (params.upper_ef < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("upper_ef must be >= 0, got ", params.upper_ef));
+  }
   for (int64_t e : params.entry_rows) {
     if (e < 0 || e >= index_->ntotal) {
       return absl::InvalidArgumentError(
@@ -153,7 +158,7 @@ absl::Status FaissIndex::RunSearch(const float* queries, int64_t n, int k,
       for (int64_t q = 0; q < n; ++q) {
         std::vector<Neighbor> hits =
             HnswSearch(*own_hnsw_graph_, storage_, index_->d, index_->ntotal, queries + q * d, k,
-                       ef, params.entry_rows);
+                       ef, params.entry_rows, &pivots_, params.upper_ef);
         for (int i = 0; i < k; ++i) {
           const bool hit = i < static_cast<int>(hits.size());
           labels[q * k + i] = hit ? hits[i].row : -1;

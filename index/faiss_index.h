@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "index/embedding_index.h"
+#include "index/hnsw_search.h"
 
 namespace faiss {
 struct Index;
@@ -77,6 +78,7 @@ class FaissIndex : public EmbeddingIndex {
   int default_ef_;
   const float* storage_ = nullptr;               // flat float storage, if any
   const faiss::HNSW* own_hnsw_graph_ = nullptr;  // searched by HnswSearch when set
+  HnswPivots pivots_;                            // of own_hnsw_graph_, for SearchParams::upper_ef
 };
 
 }  // namespace encore::index

@@ -46,12 +46,49 @@ inline void Prefetch(const float* p, int32_t dim) {
 
 // (distance, node) with distance = -inner product: smaller is closer.
 using Node = std::pair<float, int32_t>;
+using ClosestFirst = std::priority_queue<Node, std::vector<Node>, std::greater<Node>>;
+using FarthestFirst = std::priority_queue<Node>;
+
+// Keeps the `n` closest of `nodes`, each row once, closest first.
+void KeepClosest(std::vector<Node>* nodes, size_t n) {
+  // A row has one distance, so sorting puts its copies next to each other.
+  std::sort(nodes->begin(), nodes->end());
+  nodes->erase(std::unique(nodes->begin(), nodes->end(),
+                           [](const Node& a, const Node& b) { return a.second == b.second; }),
+               nodes->end());
+  if (nodes->size() > n) nodes->resize(n);
+}
 
 }  // namespace
 
+HnswPivots BuildHnswPivots(const faiss::HNSW& hnsw, const float* data, int32_t dim,
+                           int64_t ntotal) {
+  HnswPivots pivots;
+  if (ntotal <= 0 || hnsw.max_level < 1) return pivots;
+  // at_least[l]: nodes whose top level is >= l (FAISS's levels[i] is node i's top level + 1).
+  std::vector<int64_t> at_least(hnsw.max_level + 2, 0);
+  for (int64_t i = 0; i < ntotal; ++i) ++at_least[std::max(hnsw.levels[i] - 1, 0)];
+  for (int l = hnsw.max_level; l >= 1; --l) at_least[l - 1] += at_least[l];
+  for (int l = 1; l <= hnsw.max_level; ++l) {
+    if (at_least[l] > 0 && at_least[l] <= static_cast<int64_t>(HnswPivots::kMaxPivots)) {
+      pivots.level = l;
+      break;
+    }
+  }
+  if (pivots.level == 0) return pivots;
+  const size_t d = static_cast<size_t>(dim);
+  for (int64_t i = 0; i < ntotal; ++i) {
+    if (hnsw.levels[i] - 1 < pivots.level) continue;
+    pivots.rows.push_back(static_cast<int32_t>(i));
+    pivots.vectors.insert(pivots.vectors.end(), data + i * d, data + (i + 1) * d);
+  }
+  return pivots;
+}
+
 std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int32_t dim,
                                  int64_t ntotal, const float* query, int k, int ef,
-                                 absl::Span<const int64_t> entries) {
+                                 absl::Span<const int64_t> entries, const HnswPivots* pivots,
+                                 int upper_ef) {
   std::vector<Neighbor> out;
   if (ntotal <= 0 || hnsw.entry_point < 0) return out;
   const size_t d = static_cast<size_t>(dim);
@@ -65,15 +102,62 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
   thread_local VisitedSet visited;
   visited.Begin(static_cast<size_t>(std::max(ef, k)) * 48);
   const size_t beam = static_cast<size_t>(std::max(ef, k));
-  std::priority_queue<Node, std::vector<Node>, std::greater<Node>> candidates;  // closest on top
-  std::priority_queue<Node> results;  // farthest kept on top
+  ClosestFirst candidates;
+  FarthestFirst results;  // the beam: farthest kept on top
   auto start_from = [&](int32_t node, float dn) {
     if (!visited.Visit(node)) return;
     candidates.emplace(dn, node);
     results.emplace(dn, node);
     if (results.size() > beam) results.pop();
   };
-  if (!entries.empty()) {
+  const bool upper = !entries.empty() && upper_ef > 0 && pivots != nullptr && pivots->level > 0;
+  if (upper) {
+    // Level-1 beam from the closest pivots (every pivot has level-1 links), with its own visited
+    // set: a node it scores may still enter the base-layer beam.
+    std::vector<Node> seeds;
+    seeds.reserve(pivots->rows.size());
+    for (size_t j = 0; j < pivots->rows.size(); ++j) {
+      seeds.emplace_back(-InnerProduct(query, pivots->vectors.data() + j * d, d), pivots->rows[j]);
+    }
+    KeepClosest(&seeds, kUpperPicks);
+    thread_local VisitedSet upper_visited;
+    upper_visited.Begin(static_cast<size_t>(upper_ef) * 32);
+    ClosestFirst upper_candidates;
+    FarthestFirst upper_results;
+    const size_t upper_beam = static_cast<size_t>(upper_ef);
+    for (const Node& n : seeds) {
+      upper_visited.Visit(n.second);
+      upper_candidates.push(n);
+      upper_results.push(n);
+    }
+    while (!upper_candidates.empty()) {
+      const Node c = upper_candidates.top();
+      if (upper_results.size() >= upper_beam && c.first > upper_results.top().first) break;
+      upper_candidates.pop();
+      size_t begin = 0, end = 0;
+      range(c.second, 1, &begin, &end);
+      for (size_t j = begin; j < end; ++j) {
+        const int32_t nb = hnsw.neighbors[j];
+        if (nb < 0) break;
+        if (!upper_visited.Visit(nb)) continue;
+        const float dn = dist(nb);
+        if (upper_results.size() < upper_beam || dn < upper_results.top().first) {
+          upper_candidates.emplace(dn, nb);
+          upper_results.emplace(dn, nb);
+          if (upper_results.size() > upper_beam) upper_results.pop();
+        }
+      }
+    }
+    // The base layer starts from the closest of the given entries and the level-1 results.
+    std::vector<Node> starts;
+    starts.reserve(entries.size() + upper_results.size());
+    for (int64_t e : entries) {
+      starts.emplace_back(dist(static_cast<int32_t>(e)), static_cast<int32_t>(e));
+    }
+    for (; !upper_results.empty(); upper_results.pop()) starts.push_back(upper_results.top());
+    KeepClosest(&starts, kUpperPicks);
+    for (const Node& n : starts) start_from(n.second, n.first);
+  } else if (!entries.empty()) {
     for (int64_t e : entries) start_from(static_cast<int32_t>(e), dist(static_cast<int32_t>(e)));
   } else {
     // Greedy descent through the upper layers.

@@ -36,7 +36,7 @@ struct CandidateSets {
 // Widens the index search until `target` candidates pass or the space is exhausted.
 absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace& space,
                              absl::Span<const float> query, absl::Span<const int64_t> entry_rows,
-                             int base_k, int target, const PipelineOptions& options,
+                             int upper_ef, int base_k, int target, const PipelineOptions& options,
                              const absl::flat_hash_set<ItemId>& excluded,
                              const absl::flat_hash_set<int>& kinds, const CandidateFilter& filter,
                              FilterStats* stats, CandidateSets* out) {
@@ -45,6 +45,7 @@ absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace
   index::SearchParams params;
   params.ef_search = options.ef_search;
   params.entry_rows = entry_rows;
+  params.upper_ef = upper_ef;
   // Rows seen in earlier rounds (one search returns distinct rows, so only a widened search
   // needs this; it is filled only then).
   absl::flat_hash_set<int64_t> seen;
@@ -361,8 +362,8 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
       const int target = reranks ? count * std::max(options_.rerank_factor, 1) : count;
       const std::vector<int64_t> entries =
           EntryRows(catalog, *space, space_seeds, profile.anchors, options_.entry_points);
-      RETURN_IF_ERROR(GatherFromIndex(catalog, *space, query, entries, base_k, target, options_,
-                                      excluded, kind_set, filter, stats, &sets));
+      RETURN_IF_ERROR(GatherFromIndex(catalog, *space, query, entries, options_.upper_ef, base_k,
+                                      target, options_, excluded, kind_set, filter, stats, &sets));
     }
     ArtistCounts per_artist;
     std::vector<Candidate> ranked = RankAndSelect(catalog, sets.pass, listener, ranking, count,
@@ -445,7 +446,8 @@ absl::Status RecommendPipeline::SimilarItems(const Catalog& catalog,
   // The item is a node of the graph: the search starts at it.
   const std::vector<int64_t> entries =
       EntryRows(catalog, space, {item}, {}, std::min(options_.entry_points, 1));
-  RETURN_IF_ERROR(GatherFromIndex(catalog, space, catalog.vector(item), entries,
+  // The item is its own best start: no level-1 search.
+  RETURN_IF_ERROR(GatherFromIndex(catalog, space, catalog.vector(item), entries, /*upper_ef=*/0,
                                   count * options_.candidate_multiplier + 1, count, options_,
                                   excluded, {source.kind}, filter, stats, &sets));
   // Nearest first; no artist cap, so "more by this artist" can show up.

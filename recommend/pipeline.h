@@ -35,6 +35,10 @@ struct PipelineOptions {
   // instead of descending from the graph's global entry point (index::SearchParams::entry_rows).
   // 0 = always descend. Default: 4.
   int entry_points = 4;
+  // Recommend's HNSW searches: beam width of the level-1 search that picks the base layer's start
+  // among the entry points and the graph's coarse regions (index::SearchParams::upper_ef); finds
+  // the best matches of listeners spread over several genres. 0 = off (the default).
+  int upper_ef = 0;
   // Share of the query that comes from the seeds when a user has both history and seeds.
   // Default: 0.5.
   float seed_weight = 0.5f;

@@ -18,12 +18,14 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
 grep -q 'items=6100' "$TMP/gen.out" || fail "encore-gen output: $(cat "$TMP/gen.out")"
 
 # A bad tuning flag stops the server before it opens or binds anything.
-if "$SERVER" --snapshot_dir="$TMP/snapshots" --history_dir="$TMP/bad-history" --port=0 \
-  --metrics_port=0 --hnsw_entry_points=-1 > /dev/null 2> "$TMP/bad.err"; then
-  fail "--hnsw_entry_points=-1 was accepted"
-fi
-grep -q "INVALID_ARGUMENT: --hnsw_entry_points" "$TMP/bad.err" || fail "bad flag: $(cat "$TMP/bad.err")"
-[ ! -e "$TMP/bad-history" ] || fail "--hnsw_entry_points=-1 opened the history store"
+for bad in hnsw_entry_points=-1 hnsw_upper_ef=-1 hnsw_upper_ef=1025; do
+  if "$SERVER" --snapshot_dir="$TMP/snapshots" --history_dir="$TMP/bad-history" --port=0 \
+    --metrics_port=0 --$bad > /dev/null 2> "$TMP/bad.err"; then
+    fail "--$bad was accepted"
+  fi
+  grep -q "INVALID_ARGUMENT: --${bad%%=*}" "$TMP/bad.err" || fail "bad flag: $(cat "$TMP/bad.err")"
+  [ ! -e "$TMP/bad-history" ] || fail "--$bad opened the history store"
+done
 
 "$SERVER" --snapshot_dir="$TMP/snapshots" --history_dir="$TMP/history" --port=0 \
   --metrics_port=0 --import_events="$TMP/snapshots/events.tsv" > "$TMP/server.out" \

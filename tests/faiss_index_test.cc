@@ -1,9 +1,11 @@
 #include "index/faiss_index.h"
 
+#include <faiss/IndexHNSW.h>
 #include <faiss/impl/HNSW.h>
 #include <faiss/utils/distances.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <random>
 #include <thread>
@@ -231,6 +233,104 @@ TEST(HnswSearchTest, EntryRowsStartTheBeamWhereTheDescentCannotReach) {
   auto hits = HnswSearch(hnsw, data.data(), 2, 8, query, 2, 4, entries);
   EXPECT_EQ(rows(hits), (std::vector<int64_t>{7, 6}));
   EXPECT_FLOAT_EQ(hits[0].score, 1.2f);
+}
+
+// The same two components, with nodes 3 and 7 also on level 1, linked there: from an entry row
+// in the wrong component, only the level-1 search (upper_ef) finds the query's region.
+TEST(HnswSearchTest, UpperBeamReachesWhatTheEntryRowsCannot) {
+  faiss::HNSW hnsw(/*M=*/2);  // 4 base-layer neighbours, 2 on level 1
+  hnsw.levels.assign(8, 1);
+  hnsw.levels[3] = hnsw.levels[7] = 2;
+  hnsw.prepare_level_tab(8, /*preset_levels=*/true);
+  for (int node = 0; node < 8; ++node) {
+    const int first = node < 4 ? 0 : 4;
+    int j = 0;
+    for (int other = first; other < first + 4; ++other) {
+      if (other != node) hnsw.neighbors[hnsw.offsets[node] + j++] = other;
+    }
+  }
+  hnsw.neighbors[hnsw.offsets[3] + hnsw.cum_nneighbor_per_level[1]] = 7;
+  hnsw.neighbors[hnsw.offsets[7] + hnsw.cum_nneighbor_per_level[1]] = 3;
+  hnsw.entry_point = 3;
+  hnsw.max_level = 1;
+  const std::vector<float> data = {1.0f, 0.0f, 0.9f, 0.1f, 0.8f, 0.0f, 0.7f, 0.1f,
+                                   0.0f, 0.5f, 0.1f, 0.6f, 0.0f, 0.8f, 0.1f, 1.2f};
+  const HnswPivots pivots = BuildHnswPivots(hnsw, data.data(), 2, 8);
+  EXPECT_EQ(pivots.level, 1);
+  EXPECT_EQ(pivots.rows, (std::vector<int32_t>{3, 7}));
+  EXPECT_EQ(pivots.vectors, (std::vector<float>{0.7f, 0.1f, 0.1f, 1.2f}));
+  const float query[] = {0.0f, 1.0f};
+  const std::vector<int64_t> wrong = {0};
+  auto rows = [](const std::vector<Neighbor>& hits) {
+    std::vector<int64_t> r;
+    for (const auto& h : hits) r.push_back(h.row);
+    return r;
+  };
+  for (int64_t r : rows(HnswSearch(hnsw, data.data(), 2, 8, query, 2, 4, wrong))) {
+    EXPECT_LT(r, 4);
+  }
+  for (const int upper_ef : {1, 2, 16}) {
+    EXPECT_EQ(rows(HnswSearch(hnsw, data.data(), 2, 8, query, 2, 4, wrong, &pivots, upper_ef)),
+              (std::vector<int64_t>{7, 6}))
+        << upper_ef;
+  }
+  // Without entry rows the search descends as before; without pivots the width is moot.
+  for (int64_t r : rows(HnswSearch(hnsw, data.data(), 2, 8, query, 2, 4, {}, &pivots, 16))) {
+    EXPECT_GE(r, 0);
+  }
+  for (int64_t r : rows(HnswSearch(hnsw, data.data(), 2, 8, query, 2, 4, wrong, nullptr, 16))) {
+    EXPECT_LT(r, 4);
+  }
+}
+
+// On a built graph: the pivots are the nodes of one coarse level, and searching with the level-1
+// beam keeps item probes' recall; a negative width is INVALID_ARGUMENT.
+TEST(FaissIndexTest, UpperBeamPivotsAndRecall) {
+  Matrix data = Random(20000, 16, 21);
+  faiss::IndexHNSWFlat graph(16, /*M=*/8, faiss::METRIC_INNER_PRODUCT);
+  graph.add(data.rows, data.data.data());
+  const HnswPivots pivots = BuildHnswPivots(graph.hnsw, data.data.data(), 16, data.rows);
+  ASSERT_GE(pivots.level, 1);
+  ASSERT_FALSE(pivots.rows.empty());
+  EXPECT_LE(pivots.rows.size(), HnswPivots::kMaxPivots);
+  EXPECT_TRUE(std::is_sorted(pivots.rows.begin(), pivots.rows.end()));
+  int64_t expected = 0;
+  for (int64_t i = 0; i < data.rows; ++i) expected += graph.hnsw.levels[i] - 1 >= pivots.level;
+  EXPECT_EQ(static_cast<int64_t>(pivots.rows.size()), expected);
+  for (size_t j = 0; j < pivots.rows.size(); ++j) {
+    EXPECT_GE(graph.hnsw.levels[pivots.rows[j]] - 1, pivots.level);
+    EXPECT_EQ(pivots.vectors[j * 16], data.row(pivots.rows[j])[0]);
+  }
+
+  IndexOptions o;
+  o.type = "hnsw";
+  ASSERT_OK_AND_ASSIGN(auto index, FaissIndex::Build(data, o));
+  ExactIndex exact(&data);
+  std::mt19937_64 rng(22);
+  std::normal_distribution<float> noise(0, 0.1f);
+  int hits = 0;
+  for (int64_t r = 0; r < 200; ++r) {
+    std::vector<float> q(data.row_span(r * 97).begin(), data.row_span(r * 97).end());
+    for (float& x : q) x += noise(rng);
+    // Entry rows far from the probe's source: the level-1 beam has to find its region.
+    const int64_t far = (r * 97 + 10007) % data.rows;
+    SearchParams p;
+    p.ef_search = 32;
+    p.entry_rows = absl::MakeConstSpan(&far, 1);
+    p.upper_ef = 32;
+    ASSERT_OK_AND_ASSIGN(auto got, index->Search(q, 10, p));
+    ASSERT_OK_AND_ASSIGN(auto want, exact.Search(q, 10, {}));
+    for (const auto& w : want) {
+      for (const auto& g : got) hits += g.row == w.row;
+    }
+  }
+  EXPECT_GE(hits, 0.9 * 2000);
+
+  SearchParams bad;
+  bad.upper_ef = -1;
+  auto got = index->Search(std::vector<float>(16, 1.0f), 5, bad);
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(got.status().message().find("upper_ef"), std::string::npos);
 }
 
 // Searches that start at the item a probe was drawn from (as SimilarItems does) lose nothing

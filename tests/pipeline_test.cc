@@ -173,6 +173,25 @@ TEST_F(PipelineTest, SearchesStartFromSeedsAndStrongestItems) {
   EXPECT_TRUE(entries[1].empty());
 }
 
+// The level-1 beam width reaches Recommend's searches only: SimilarItems starts at the item.
+TEST_F(PipelineTest, UpperBeamWidthIsForRecommendOnly) {
+  std::vector<int> upper;
+  PipelineOptions o;
+  o.upper_ef = 48;
+  o.on_index_search = [&upper](absl::Span<const float>, int, const index::SearchParams& p) {
+    upper.push_back(p.upper_ef);
+  };
+  Reset(o);
+  Play("u", "r1", kNow - kDay);
+  ASSERT_OK(Rec(Req("u", 2)).status());
+  v1::SimilarItemsRequest similar;
+  similar.set_item_id("r2");
+  similar.set_count(2);
+  v1::SimilarItemsResponse similar_resp;
+  ASSERT_OK(pipeline_->SimilarItems(*catalog_, similar, &similar_resp));
+  EXPECT_EQ(upper, (std::vector<int>{48, 0}));
+}
+
 TEST_F(PipelineTest, ArtistCapSpreadsArtists) {
   PipelineOptions o;
   o.max_per_artist = 1;
