@@ -147,6 +147,22 @@ absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::C
 
 }  // namespace
 
+// Parses a comma-list flag of integers >= `min` into `out`; false (after a message) if any value
+// is not one, or there is none.
+bool ParseIntList(const char* flag, const std::vector<std::string>& values, int min,
+                  std::vector<int>* out) {
+  for (const std::string& e : values) {
+    int v = 0;
+    if (!absl::SimpleAtoi(e, &v) || v < min) {
+      std::fprintf(stderr, "--%s: '%s' is not an integer >= %d\n", flag, e.c_str(), min);
+      return false;
+    }
+    out->push_back(v);
+  }
+  if (out->empty()) std::fprintf(stderr, "--%s: give at least one value\n", flag);
+  return !out->empty();
+}
+
 using Searcher = std::function<absl::StatusOr<std::vector<encore::index::Neighbor>>(
     const std::vector<float>& query, int k, const encore::index::SearchParams& params)>;
 
@@ -240,33 +256,12 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   encore::index::CatalogOptions o;
   o.index.hnsw_search = absl::GetFlag(FLAGS_hnsw_search);
-  std::vector<int> efs;
-  for (const std::string& e : absl::GetFlag(FLAGS_ef_search)) {
-    int ef = 0;
-    if (!absl::SimpleAtoi(e, &ef) || ef < 1) {
-      std::fprintf(stderr, "--ef_search: '%s' is not a positive integer\n", e.c_str());
-      return 1;
-    }
-    efs.push_back(ef);
-  }
-  if (efs.empty()) {
-    std::fprintf(stderr, "--ef_search: give at least one value\n");
+  std::vector<int> efs, upper_efs;
+  if (!ParseIntList("ef_search", absl::GetFlag(FLAGS_ef_search), 1, &efs) ||
+      !ParseIntList("upper_ef", absl::GetFlag(FLAGS_upper_ef), 0, &upper_efs)) {
     return 1;
   }
   o.index.ef_search = efs[0];
-  std::vector<int> upper_efs;
-  for (const std::string& e : absl::GetFlag(FLAGS_upper_ef)) {
-    int v = 0;
-    if (!absl::SimpleAtoi(e, &v) || v < 0) {
-      std::fprintf(stderr, "--upper_ef: '%s' is not a non-negative integer\n", e.c_str());
-      return 1;
-    }
-    upper_efs.push_back(v);
-  }
-  if (upper_efs.empty()) {
-    std::fprintf(stderr, "--upper_ef: give at least one value\n");
-    return 1;
-  }
   const int pace_us = absl::GetFlag(FLAGS_pace_us);
   if (pace_us < 0) {
     std::fprintf(stderr, "--pace_us must be >= 0, got %d\n", pace_us);

@@ -203,19 +203,26 @@ TEST(VisitedSetTest, MarksOncePerQueryAndGrowsPastItsEstimate) {
   EXPECT_FALSE(v.Visit(0));
 }
 
-// A hand-made base layer of two components, {0..3} along x and {4..7} along y, with the
-// graph's entry point in the first: the descent cannot leave it, entry rows can.
-TEST(HnswSearchTest, EntryRowsStartTheBeamWhereTheDescentCannotReach) {
-  faiss::HNSW hnsw(/*M=*/2);  // 4 base-layer neighbours per node
-  hnsw.levels.assign(8, 1);   // every node on the base layer only
-  hnsw.prepare_level_tab(8, /*preset_levels=*/true);
+// A hand-made base layer of two components, {0..3} and {4..7}, each node linked to the other three
+// of its component (M=2: 4 base-layer neighbours, 2 on level 1). `levels[i]` is FAISS's node
+// level count (1 = base layer only).
+void LinkTwoComponents(const std::vector<int>& levels, faiss::HNSW* hnsw) {
+  hnsw->levels = levels;
+  hnsw->prepare_level_tab(levels.size(), /*preset_levels=*/true);
   for (int node = 0; node < 8; ++node) {
     const int first = node < 4 ? 0 : 4;
     int j = 0;
     for (int other = first; other < first + 4; ++other) {
-      if (other != node) hnsw.neighbors[hnsw.offsets[node] + j++] = other;
+      if (other != node) hnsw->neighbors[hnsw->offsets[node] + j++] = other;
     }
   }
+}
+
+// The two components lie along x and y, with the graph's entry point in the first: the descent
+// cannot leave it, entry rows can.
+TEST(HnswSearchTest, EntryRowsStartTheBeamWhereTheDescentCannotReach) {
+  faiss::HNSW hnsw(/*M=*/2);
+  LinkTwoComponents(std::vector<int>(8, 1), &hnsw);
   hnsw.entry_point = 0;
   hnsw.max_level = 0;
   const std::vector<float> data = {1.0f, 0.0f, 0.9f, 0.1f, 0.8f, 0.0f, 0.7f, 0.1f,
@@ -238,17 +245,8 @@ TEST(HnswSearchTest, EntryRowsStartTheBeamWhereTheDescentCannotReach) {
 // The same two components, with nodes 3 and 7 also on level 1, linked there: from an entry row
 // in the wrong component, only the level-1 search (upper_ef) finds the query's region.
 TEST(HnswSearchTest, UpperBeamReachesWhatTheEntryRowsCannot) {
-  faiss::HNSW hnsw(/*M=*/2);  // 4 base-layer neighbours, 2 on level 1
-  hnsw.levels.assign(8, 1);
-  hnsw.levels[3] = hnsw.levels[7] = 2;
-  hnsw.prepare_level_tab(8, /*preset_levels=*/true);
-  for (int node = 0; node < 8; ++node) {
-    const int first = node < 4 ? 0 : 4;
-    int j = 0;
-    for (int other = first; other < first + 4; ++other) {
-      if (other != node) hnsw.neighbors[hnsw.offsets[node] + j++] = other;
-    }
-  }
+  faiss::HNSW hnsw(/*M=*/2);
+  LinkTwoComponents({1, 1, 1, 2, 1, 1, 1, 2}, &hnsw);
   hnsw.neighbors[hnsw.offsets[3] + hnsw.cum_nneighbor_per_level[1]] = 7;
   hnsw.neighbors[hnsw.offsets[7] + hnsw.cum_nneighbor_per_level[1]] = 3;
   hnsw.entry_point = 3;
