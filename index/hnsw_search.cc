@@ -110,6 +110,42 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
     results.emplace(dn, node);
     if (results.size() > beam) results.pop();
   };
+  // Beam search on `level` from what `cand` and `res` hold, keeping the `width` closest in `res`.
+  // Unvisited neighbours are collected (and their vectors prefetched) a batch at a time before
+  // any distance is computed, so the memory loads overlap instead of stalling one by one.
+  auto beam_search = [&](int level, VisitedSet& seen, ClosestFirst& cand, FarthestFirst& res,
+                         size_t width) {
+    constexpr int kBatch = 64;
+    int32_t batch[kBatch];
+    int n = 0;
+    auto score_batch = [&] {
+      for (int j = 0; j < n; ++j) {
+        const float dn = dist(batch[j]);
+        if (res.size() < width || dn < res.top().first) {
+          cand.emplace(dn, batch[j]);
+          res.emplace(dn, batch[j]);
+          if (res.size() > width) res.pop();
+        }
+      }
+      n = 0;
+    };
+    while (!cand.empty()) {
+      const Node c = cand.top();
+      if (c.first > res.top().first && res.size() >= width) break;
+      cand.pop();
+      size_t begin = 0, end = 0;
+      range(c.second, level, &begin, &end);
+      for (size_t j = begin; j < end; ++j) {
+        const int32_t nb = hnsw.neighbors[j];
+        if (nb < 0) break;
+        if (!seen.Visit(nb)) continue;
+        Prefetch(data + static_cast<size_t>(nb) * d, dim);
+        batch[n++] = nb;
+        if (n == kBatch) score_batch();
+      }
+      score_batch();
+    }
+  };
   const bool upper = !entries.empty() && upper_ef > 0 && pivots != nullptr && pivots->level > 0;
   if (upper) {
     // Level-1 beam from the closest pivots (every pivot has level-1 links), with its own visited
@@ -130,24 +166,7 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
       upper_candidates.push(n);
       upper_results.push(n);
     }
-    while (!upper_candidates.empty()) {
-      const Node c = upper_candidates.top();
-      if (upper_results.size() >= upper_beam && c.first > upper_results.top().first) break;
-      upper_candidates.pop();
-      size_t begin = 0, end = 0;
-      range(c.second, 1, &begin, &end);
-      for (size_t j = begin; j < end; ++j) {
-        const int32_t nb = hnsw.neighbors[j];
-        if (nb < 0) break;
-        if (!upper_visited.Visit(nb)) continue;
-        const float dn = dist(nb);
-        if (upper_results.size() < upper_beam || dn < upper_results.top().first) {
-          upper_candidates.emplace(dn, nb);
-          upper_results.emplace(dn, nb);
-          if (upper_results.size() > upper_beam) upper_results.pop();
-        }
-      }
-    }
+    beam_search(1, upper_visited, upper_candidates, upper_results, upper_beam);
     // The base layer starts from the closest of the given entries and the level-1 results.
     std::vector<Node> starts;
     starts.reserve(entries.size() + upper_results.size());
@@ -179,39 +198,7 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
     start_from(ep, d_ep);
   }
 
-  // Beam search on the base layer.
-  // Unvisited neighbours are collected (and their vectors prefetched) a batch at a time before
-  // any distance is computed, so the memory loads overlap instead of stalling one by one.
-  constexpr int kBatch = 64;
-  int32_t batch[kBatch];
-  int n = 0;
-  auto score_batch = [&] {
-    for (int j = 0; j < n; ++j) {
-      const float dn = dist(batch[j]);
-      if (results.size() < beam || dn < results.top().first) {
-        candidates.emplace(dn, batch[j]);
-        results.emplace(dn, batch[j]);
-        if (results.size() > beam) results.pop();
-      }
-    }
-    n = 0;
-  };
-  while (!candidates.empty()) {
-    const Node c = candidates.top();
-    if (c.first > results.top().first && results.size() >= beam) break;
-    candidates.pop();
-    size_t begin = 0, end = 0;
-    range(c.second, 0, &begin, &end);
-    for (size_t j = begin; j < end; ++j) {
-      const int32_t nb = hnsw.neighbors[j];
-      if (nb < 0) break;
-      if (!visited.Visit(nb)) continue;
-      Prefetch(data + static_cast<size_t>(nb) * d, dim);
-      batch[n++] = nb;
-      if (n == kBatch) score_batch();
-    }
-    score_batch();
-  }
+  beam_search(0, visited, candidates, results, beam);
   while (results.size() > static_cast<size_t>(k)) results.pop();
   out.resize(results.size());
   for (size_t i = out.size(); i-- > 0;) {
