@@ -88,9 +88,9 @@ struct CallTimes {
 };
 
 // Runs Recommend for `n` sampled listeners and returns every index search it issued, with the
-// in-process time of one Recommend call.
+// in-process time of one Recommend call (its searches use the level-1 beam width `upper_ef`).
 absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::Catalog& catalog,
-                                                          int n, std::mt19937_64& rng,
+                                                          int n, int upper_ef, std::mt19937_64& rng,
                                                           CallTimes* recommend_ms) {
   const int users = absl::GetFlag(FLAGS_users);
   if (users <= 0) return absl::InvalidArgumentError("--history_dir needs --users > 0");
@@ -99,10 +99,6 @@ absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::C
   std::vector<Query> captured;
   encore::recommend::PipelineOptions options;
   options.entry_points = absl::GetFlag(FLAGS_entry_points);
-  int upper_ef = 0;
-  const auto& upper = absl::GetFlag(FLAGS_upper_ef);
-  if (!upper.empty() && !absl::SimpleAtoi(upper.front(), &upper_ef)) upper_ef = -1;
-  if (upper_ef < 0) return absl::InvalidArgumentError("--upper_ef: non-negative integers");
   options.upper_ef = upper_ef;
   options.on_index_search = [&captured](absl::Span<const float> q, int k,
                                         const encore::index::SearchParams& p) {
@@ -282,8 +278,8 @@ int main(int argc, char** argv) {
   CallTimes recommend_ms;
   const bool serving = !absl::GetFlag(FLAGS_history_dir).empty();
   if (serving) {
-    auto captured =
-        CaptureServingSearches(**catalog, absl::GetFlag(FLAGS_queries), rng, &recommend_ms);
+    auto captured = CaptureServingSearches(**catalog, absl::GetFlag(FLAGS_queries), upper_efs[0],
+                                           rng, &recommend_ms);
     if (!captured.ok()) {
       std::fprintf(stderr, "%s\n", captured.status().ToString().c_str());
       return 1;

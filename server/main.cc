@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <tuple>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -106,16 +107,14 @@ int main(int argc, char** argv) {
   if (snapshot_root.empty()) return Fail("--snapshot_dir is required");
   if (history_dir.empty()) return Fail("--history_dir is required");
   const int entry_points = absl::GetFlag(FLAGS_hnsw_entry_points);
-  if (entry_points < 0 || entry_points > 64) {
-    return Fail(absl::InvalidArgumentError(
-                    absl::StrCat("--hnsw_entry_points must be in [0, 64], got ", entry_points))
-                    .ToString());
-  }
   const int upper_ef = absl::GetFlag(FLAGS_hnsw_upper_ef);
-  if (upper_ef < 0 || upper_ef > 1024) {
-    return Fail(absl::InvalidArgumentError(
-                    absl::StrCat("--hnsw_upper_ef must be in [0, 1024], got ", upper_ef))
-                    .ToString());
+  for (const auto& [flag, value, most] : {std::make_tuple("hnsw_entry_points", entry_points, 64),
+                                          std::make_tuple("hnsw_upper_ef", upper_ef, 1024)}) {
+    if (value < 0 || value > most) {
+      return Fail(absl::InvalidArgumentError(
+                      absl::StrCat("--", flag, " must be in [0, ", most, "], got ", value))
+                      .ToString());
+    }
   }
 
   encore::storage::RocksDbHistoryOptions history_options;
