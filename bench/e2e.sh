@@ -161,8 +161,13 @@ import json, sys
 r0, rmax, t_ann, cores = float(r0), float(rmax), float(t_ann_ms) / 1000, int(cores)
 # Index time per Recommend call: the replayed searches per call (some calls widen once).
 t_call = float(s_ann_ms) / 1000 * int(s_searches) / 2000
+def host(d):  # the hypervisor's steal over a run: it stalls client and server alike
+    h = d.get("host_cpu")
+    if not h:
+        return "host steal n/a"
+    return f"host steal {h['steal_pct']:.1f}% (worst second {h['steal_pct_worst_second']:.1f}%)"
 print("\n== summary")
-print(f"R0 (empty RPC) = {r0:.0f} req/s; c = {cores}")
+print(f"R0 (empty RPC) = {r0:.0f} req/s; c = {cores}; {host(json.load(open(f'{work}/floor.json')))}")
 print(f"t_ann, item vectors, k=10: {t_ann*1000:.3f} ms/search, recall@10 {float(recall):.3f}")
 print(f"t_ann, Recommend's own searches (mean k {float(s_k):.0f}, {int(s_searches)/2000:.3f} per call): "
       f"{float(s_ann_ms):.3f} ms/search = {t_call*1000:.3f} ms per call, recall@10 {float(s_recall):.3f} "
@@ -174,16 +179,19 @@ for name, t in (("item-vector t_ann", t_ann), ("Recommend's searches", t_call)):
     r_lim = 1 / (1 / r0 + t / cores)
     print(f"R_lim = 1/(1/R0 + t_ann/c) with {name} = {r_lim:.0f} req/s; "
           f"Recommend max = {rmax:.0f} req/s = {rmax / r_lim:.1%} of it (target >= 80%)")
+print(f"   Recommend max run: {host(json.load(open(f'{work}/rec_max.json')))}")
 for pct in (50, 80):
     d = json.load(open(f"{work}/rec_{pct}.json"))
     l = d["latency_ms"]
     print(f"at {pct}% ({d['offered_rps']:.0f} offered, {d['achieved_rps']:.0f} achieved): "
-          f"p50 {l['p50']:.3f} ms, p99 {l['p99']:.3f} ms, p99.9 {l['p999']:.3f} ms, errors {d['errors']}")
-    f = json.load(open(f"{work}/floor_{pct}.json"))["latency_ms"]
-    print(f"   empty RPC at the same rate: p50 {f['p50']:.3f} ms, p99 {f['p99']:.3f} ms")
+          f"p50 {l['p50']:.3f} ms, p99 {l['p99']:.3f} ms, p99.9 {l['p999']:.3f} ms, errors {d['errors']}; "
+          f"{host(d)}")
+    f = json.load(open(f"{work}/floor_{pct}.json"))
+    print(f"   empty RPC at the same rate: p50 {f['latency_ms']['p50']:.3f} ms, "
+          f"p99 {f['latency_ms']['p99']:.3f} ms; {host(f)}")
 f = json.load(open(f"{work}/floor_half.json"))
 print(f"empty RPC at 50% of R0 ({f['offered_rps']:.0f} offered): p50 {f['latency_ms']['p50']:.3f} ms, "
-      f"p99 {f['latency_ms']['p99']:.3f} ms")
+      f"p99 {f['latency_ms']['p99']:.3f} ms; {host(f)}")
 print(f"ready in {ready} s; RSS {int(rss_kb)/1024:.0f} MB = {int(rss_kb)*1024/int(snap_bytes):.2f}x "
       f"the snapshot's vector + index bytes ({int(snap_bytes)/1048576:.0f} MB)")
 PY

@@ -112,7 +112,14 @@ grep -q '^| recommend |' "$TMP/closed.out" && grep -q '^| record |' "$TMP/closed
 json 'l = d["latency_ms"]
 assert d["mode"] == "closed" and d["concurrency"] == 4, d
 assert d["achieved_rps"] > 0 and d["ok"] > 0 and d["errors"] == {}, d
-assert 0 < l["p50"] <= l["p90"] <= l["p99"] <= l["p999"] <= l["max"], l' < "$TMP/closed.json"
+assert 0 < l["p50"] <= l["p90"] <= l["p99"] <= l["p999"] <= l["max"], l
+# This machine'"'"'s CPU over the 2 measured seconds (null only without a readable /proc/stat).
+h = d["host_cpu"]
+assert h is not None and 1.5 <= h["window_s"] <= 2.5, h
+assert 0 < h["busy_pct"] <= 100 and 0 <= h["steal_pct"] <= h["steal_pct_worst_second"] + 1e-9, h' \
+  < "$TMP/closed.json"
+grep -q '^this machine over 2 s of the measurement: CPU busy' "$TMP/closed.out" \
+  || fail "loadtest host CPU line: $(cat "$TMP/closed.out")"
 # Three connections drained by two completion threads (one of them serves two connections).
 "${LT[@]}" --rate=100 --arrivals=uniform --duration=2 --mix=info:1 --connections=3 \
   --client_threads=2 --json="$TMP/open.json" > /dev/null 2>&1 || fail "loadtest open loop"
