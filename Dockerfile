@@ -12,7 +12,7 @@ FROM debian:12-slim
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libabsl20220623 libgrpc++1.51 libprotobuf32 libopenblas0-pthread libgomp1 \
       libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 libcivetweb1 libxxhash0 \
-      libsnappy1v5 liblz4-1 libzstd1 libre2-9 libc-ares2 \
+      libsnappy1v5 liblz4-1 libzstd1 libre2-9 libc-ares2 libjemalloc2 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/server/encore-server /src/build/client/encore-cli \
      /src/build/offline/encore-gen /usr/local/bin/

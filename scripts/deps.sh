@@ -5,7 +5,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config python3 curl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libfaiss-dev libopenblas0-pthread libabsl-dev librocksdb-dev prometheus-cpp-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev libxxhash-dev prometheus
+  libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev libxxhash-dev libjemalloc-dev prometheus
   python3-grpcio nghttp2-client
 )
 missing=()

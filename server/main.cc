@@ -1,4 +1,5 @@
 // encore-server: serves recommendations from a catalog snapshot and a RocksDB history store.
+#include <dlfcn.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -82,6 +83,15 @@ void Log(const std::string& msg) {
 int Fail(const std::string& msg) {
   Log(absl::StrCat("fatal: ", msg));
   return 1;
+}
+
+// The allocator serving this process's malloc, as linked (ENCORE_MALLOC, from CMake's
+// ENCORE_JEMALLOC) and as found at run time: jemalloc exports mallctl, glibc does not.
+std::string Allocator() {
+  const bool jemalloc = dlsym(RTLD_DEFAULT, "mallctl") != nullptr;
+  const std::string linked = ENCORE_MALLOC;
+  if (linked == "jemalloc" && !jemalloc) return "glibc(jemalloc-not-loaded)";
+  return jemalloc ? "jemalloc" : "glibc";
 }
 
 }  // namespace
@@ -168,8 +178,9 @@ int main(int argc, char** argv) {
   auto server = encore::server::EncoreServer::Start(server_options, &snapshots, history->get(),
                                                     pipeline_options);
   if (!server.ok()) return Fail(server.status().ToString());
-  std::printf("encore-server listening grpc_port=%d metrics_port=%d execution=%s\n",
-              (*server)->port(), (*server)->metrics_port(), (*server)->execution().c_str());
+  std::printf("encore-server listening grpc_port=%d metrics_port=%d execution=%s malloc=%s\n",
+              (*server)->port(), (*server)->metrics_port(), (*server)->execution().c_str(),
+              Allocator().c_str());
   std::fflush(stdout);
 
   // Health stays NOT_SERVING until this load completes.

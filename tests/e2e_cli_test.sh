@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End to end: encore-gen writes a snapshot, encore-server serves it, encore-cli drives every call,
 # encore-loadtest drives a short load in both modes.
-# Usage: e2e_cli_test.sh ENCORE_GEN ENCORE_SERVER ENCORE_CLI ENCORE_LOADTEST
+# Usage: e2e_cli_test.sh ENCORE_GEN ENCORE_SERVER ENCORE_CLI ENCORE_LOADTEST MALLOC
+#   MALLOC: the allocator the server must report (jemalloc or glibc, from ENCORE_JEMALLOC)
 set -euo pipefail
-GEN=$1 SERVER=$2 CLI=$3 LOADTEST=$4
+GEN=$1 SERVER=$2 CLI=$3 LOADTEST=$4 MALLOC=$5
 TMP=$(mktemp -d)
 PID=""
 cleanup() {
@@ -38,6 +39,7 @@ done
 PORT=$(grep -o 'grpc_port=[0-9]*' "$TMP/server.out" | cut -d= -f2)
 MPORT=$(grep -o 'metrics_port=[0-9]*' "$TMP/server.out" | cut -d= -f2)
 [ -n "$PORT" ] || fail "server printed no port"
+grep -q " malloc=$MALLOC\$" "$TMP/server.out" || fail "allocator, want $MALLOC: $(cat "$TMP/server.out")"
 C=("$CLI" --target="127.0.0.1:$PORT")
 "${C[@]}" health --wait_seconds=30 > /dev/null || fail "server not SERVING within 30 s"
 "${C[@]}" health | json 'assert d["status"] == "SERVING", d'
