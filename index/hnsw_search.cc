@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <queue>
 #include <utility>
 
@@ -38,11 +39,15 @@ void VisitedSet::Grow() {
 
 namespace {
 
-inline void Prefetch(const float* p, int32_t dim) {
-  const char* c = reinterpret_cast<const char*>(p);
-  const size_t bytes = static_cast<size_t>(dim) * sizeof(float);
-  for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(c + off, _MM_HINT_T0);
+// Prefetches every cache line that [begin, end) touches.
+inline void PrefetchRange(const void* begin, const void* end) {
+  const uintptr_t stop = reinterpret_cast<uintptr_t>(end);
+  for (uintptr_t p = reinterpret_cast<uintptr_t>(begin) & ~uintptr_t{63}; p < stop; p += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+  }
 }
+
+inline void Prefetch(const float* p, int32_t dim) { PrefetchRange(p, p + dim); }
 
 // (distance, node) with distance = -inner product: smaller is closer.
 using Node = std::pair<float, int32_t>;
@@ -122,6 +127,8 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
       for (int j = 0; j < n; ++j) {
         const float dn = dist(batch[j]);
         if (res.size() < width || dn < res.top().first) {
+          // A candidate may be expanded soon: fetch where its neighbour list starts.
+          __builtin_prefetch(&hnsw.offsets[batch[j]]);
           cand.emplace(dn, batch[j]);
           res.emplace(dn, batch[j]);
           if (res.size() > width) res.pop();
@@ -133,6 +140,13 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
       const Node c = cand.top();
       if (c.first > res.top().first && res.size() >= width) break;
       cand.pop();
+      // The next candidate is most likely expanded next: fetch its neighbour list while this
+      // one's neighbours are scored (its offset was fetched when it became a candidate).
+      if (!cand.empty()) {
+        size_t next_begin = 0, next_end = 0;
+        range(cand.top().second, level, &next_begin, &next_end);
+        PrefetchRange(hnsw.neighbors.data() + next_begin, hnsw.neighbors.data() + next_end);
+      }
       size_t begin = 0, end = 0;
       range(c.second, level, &begin, &end);
       for (size_t j = begin; j < end; ++j) {
