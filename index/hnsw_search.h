@@ -1,7 +1,8 @@
 // Maximum-inner-product search over a FAISS HNSW graph, tuned for single queries on the serving
 // path: a small per-thread visited set (FAISS allocates and clears one byte per indexed
 // vector on every query: 1 MB for 1M items), software prefetch of the neighbours' vectors before
-// their distances are computed, and the run-time-dispatched AVX2 kernel. Same graph, same beam
+// their distances are computed and of the next candidate's neighbour list while the current
+// one's are scored, and the run-time-dispatched AVX2 kernel. Same graph, same beam
 // (ef) semantics as hnswlib: recall at a given ef matches or beats FAISS's own search, which the
 // tests and bench/ann_bench check side by side.
 #ifndef ENCORE_INDEX_HNSW_SEARCH_H_
