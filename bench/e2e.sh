@@ -6,6 +6,9 @@
 #       for perturbed item vectors with k = 10, and for the very searches Recommend issues
 #       (listeners' taste vectors, k = count * 4 + excluded), captured in process and replayed;
 #   (c) Recommend: max throughput, then p50/p99/p99.9 at 50% and 80% of it (open loop);
+#   (d) the model itself: encore-bench-ideal-server, an empty RPC plus a pure CPU burn of
+#       Recommend's measured index time per call, through (a) and (c) with the same client --
+#       what any server with that index time reaches on this machine;
 # and the ratios against R_lim = 1 / (1/R0 + t_ann/c). One scenario is cross-checked with h2load.
 #
 # Usage: bench/e2e.sh BUILD_DIR WORK_DIR
@@ -149,6 +152,23 @@ fi
 RSS_END_KB=$(grep VmRSS /proc/$PID/status | awk '{print $2}')
 echo "rss_after_load_mb=$((RSS_END_KB / 1024))"
 stop_server
+
+# (d) The R_lim model made real: the same gRPC setup, each Recommend burning Recommend's own
+# measured index time per call (t_call below) as pure CPU, nothing else.
+SPIN_US=$(python3 -c "print(round($(field "$SERVING" ann_ms_per_query) * $(field "$SERVING" queries) / 2000 * 1000))")
+echo "== (d) the model's ideal server: empty RPC + ${SPIN_US} us of CPU per Recommend"
+"$BUILD/bench/encore-bench-ideal-server" --spin_us="$SPIN_US" > "$WORK/ideal.out" 2>&1 &
+PID=$!
+for _ in $(seq 1 500); do grep -q grpc_port "$WORK/ideal.out" 2>/dev/null && break; sleep 0.01; done
+PORT=$(grep -o 'grpc_port=[0-9]*' "$WORK/ideal.out" | cut -d= -f2)
+COMMON=(--target=127.0.0.1:$PORT --users="$USERS" --items="$TRACKS" --warmup=3 --duration="$DUR")
+OUT=$(max_of_threads info:1 ideal_floor); echo "$OUT" | sed '$d'
+OUT=$(max_of_threads recommend:1 ideal_max); echo "$OUT" | sed '$d'; T_IDEAL=$(echo "$OUT" | tail -1)
+IDEAL_HALF=$(python3 -c "print(round($(json "d['achieved_rps']" "$WORK/ideal_max.json") / 2))")
+echo "   ideal Recommend open loop at 50% of its max = $IDEAL_HALF req/s"
+"$LT" "${COMMON[@]}" --mix=recommend:1 --rate="$IDEAL_HALF" --client_threads="$T_IDEAL" \
+  --json="$WORK/ideal_50.json" 2>/dev/null | tail -4
+stop_server
 python3 - "$WORK" "$R0" "$RMAX" "$T_ANN_MS" "$CORES" "$RSS_KB" "$SNAP_BYTES" "$READY" \
   "$(field "$SERVING" ann_ms_per_query)" "$(field "$SERVING" queries)" \
   "$(field "$SERVING" recommend_ms_per_call)" "$(field "$SERVING" recall_at_10)" \
@@ -180,6 +200,17 @@ for name, t in (("item-vector t_ann", t_ann), ("Recommend's searches", t_call)):
     print(f"R_lim = 1/(1/R0 + t_ann/c) with {name} = {r_lim:.0f} req/s; "
           f"Recommend max = {rmax:.0f} req/s = {rmax / r_lim:.1%} of it (target >= 80%)")
 print(f"   Recommend max run: {host(json.load(open(f'{work}/rec_max.json')))}")
+# (d): the same formula applied to the ideal server (its own R0, t_ann = its burn = t_call).
+i0 = json.load(open(f"{work}/ideal_floor.json"))["achieved_rps"]
+imax = json.load(open(f"{work}/ideal_max.json"))["achieved_rps"]
+i_lim = 1 / (1 / i0 + t_call / cores)
+r_lim = 1 / (1 / r0 + t_call / cores)
+print(f"ideal server (empty RPC + {t_call*1000:.3f} ms CPU per Recommend): R0 {i0:.0f} req/s, "
+      f"Recommend max {imax:.0f} req/s = {imax / i_lim:.1%} of its R_lim {i_lim:.0f}; "
+      f"encore-server reaches {rmax / r_lim:.1%} of its own, {rmax / imax:.1%} of the ideal's max")
+d = json.load(open(f"{work}/ideal_50.json"))
+print(f"   ideal server at 50% ({d['offered_rps']:.0f} offered): p50 {d['latency_ms']['p50']:.3f} ms, "
+      f"p99 {d['latency_ms']['p99']:.3f} ms; {host(d)}")
 for pct in (50, 80):
     d = json.load(open(f"{work}/rec_{pct}.json"))
     l = d["latency_ms"]
