@@ -31,6 +31,8 @@ ABSL_FLAG(int, spin_us, 220, "CPU microseconds each Recommend burns (the modelle
 
 namespace {
 
+constexpr int kMaxCount = 500;
+
 int64_t ThreadCpuNanos() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -58,6 +60,13 @@ class IdealRecommender final : public encore::v1::Recommender::CallbackService {
   grpc::ServerUnaryReactor* Recommend(grpc::CallbackServerContext* ctx,
                                       const encore::v1::RecommendRequest* req,
                                       encore::v1::RecommendResponse* resp) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    // encore-server's bounds: 0 = the default 20, at most kMaxCount.
+    if (req->count() < 0 || req->count() > kMaxCount) {
+      reactor->Finish(grpc::Status(grpc::INVALID_ARGUMENT,
+                                   absl::StrCat("count must be in 1..", kMaxCount, " (0 = 20)")));
+      return reactor;
+    }
     const uint64_t noise = Spin(spin_us_);
     const int count = req->count() > 0 ? req->count() : 20;
     for (int i = 0; i < count; ++i) {
@@ -68,7 +77,6 @@ class IdealRecommender final : public encore::v1::Recommender::CallbackService {
       item->set_artist_id(absl::StrCat("a", 10000 + (noise + i) % 90000));
       item->set_name("Zupel Ta");
     }
-    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }

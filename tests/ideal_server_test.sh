@@ -35,6 +35,11 @@ assert all(i["item_id"].startswith("t") and i["artist_id"].startswith("a") for i
 assert [i["score"] for i in items] == sorted((i["score"] for i in items), reverse=True), d' \
   < "$TMP/rec.json" || fail "recommend: $(cat "$TMP/rec.json")"
 
+if "$CLI" --target=127.0.0.1:$PORT recommend --user=u1 --count=501 > "$TMP/big.out" 2>&1; then
+  fail "count 501 accepted"
+fi
+grep -q 'INVALID_ARGUMENT' "$TMP/big.out" || fail "count 501: $(cat "$TMP/big.out")"
+
 # One call at a time: each takes at least the 2 ms of CPU it burns (a lower bound, not a timing
 # target), and the server's CPU time grows by at least that much per call.
 cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
