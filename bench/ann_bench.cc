@@ -61,7 +61,8 @@ ABSL_FLAG(std::string, graph_metric, "ip",
           "(graph over unit-length rows, searched by inner product like the server's) or "
           "l2_reduction (graph over [x, sqrt(M^2 - |x|^2)] with L2, queried with [q, 0]; FAISS's "
           "search)");
-ABSL_FLAG(std::string, hnsw_search, "encore", "HNSW search implementation: encore or faiss");
+ABSL_FLAG(std::string, hnsw_search, "encore",
+          "HNSW search implementation: encore, encore_fp16 or faiss");
 ABSL_FLAG(int, pace_us, 0,
           "Sleep this long before each search, as at light load (caches go cold between "
           "requests); 0 = back to back");

@@ -35,9 +35,16 @@ std::string ResolveIndexType(const IndexOptions& options, int64_t rows) {
 
 namespace {
 absl::Status CheckSearchImpl(const IndexOptions& options) {
-  if (options.hnsw_search == "encore" || options.hnsw_search == "faiss") return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown hnsw_search '", options.hnsw_search, "' (want encore or faiss)"));
+  if (options.hnsw_search == "encore_fp16" && !HalfKernelAvailable()) {
+    return absl::InvalidArgumentError(
+        "hnsw_search 'encore_fp16' needs a CPU with AVX2, FMA and F16C; use 'encore'");
+  }
+  if (options.hnsw_search == "encore" || options.hnsw_search == "encore_fp16" ||
+      options.hnsw_search == "faiss") {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown hnsw_search '", options.hnsw_search,
+                                                 "' (want encore, encore_fp16 or faiss)"));
 }
 }  // namespace
 
@@ -55,6 +62,10 @@ FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, std::string type,
   }
   if (hnsw != nullptr && storage_ != nullptr && options.hnsw_search != "faiss") {
     own_hnsw_graph_ = &hnsw->hnsw;
+    if (options.hnsw_search == "encore_fp16") {
+      half_.resize(static_cast<size_t>(index_->ntotal) * static_cast<size_t>(index_->d));
+      FloatsToHalf(storage_, half_.size(), half_.data());
+    }
     pivots_ =
         BuildHnswPivots(hnsw->hnsw, storage_, static_cast<int32_t>(index_->d), index_->ntotal);
   }
@@ -156,9 +167,9 @@ absl::Status FaissIndex::RunSearch(const float* queries, int64_t n, int k,
       const int ef = params.ef_search > 0 ? params.ef_search : default_ef_;
       const int64_t d = index_->d;
       for (int64_t q = 0; q < n; ++q) {
-        std::vector<Neighbor> hits =
-            HnswSearch(*own_hnsw_graph_, storage_, index_->d, index_->ntotal, queries + q * d, k,
-                       ef, params.entry_rows, &pivots_, params.upper_ef);
+        std::vector<Neighbor> hits = HnswSearch(
+            *own_hnsw_graph_, storage_, index_->d, index_->ntotal, queries + q * d, k, ef,
+            params.entry_rows, &pivots_, params.upper_ef, half_.empty() ? nullptr : half_.data());
         for (int i = 0; i < k; ++i) {
           const bool hit = i < static_cast<int>(hits.size());
           labels[q * k + i] = hit ? hits[i].row : -1;

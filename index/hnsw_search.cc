@@ -93,11 +93,24 @@ HnswPivots BuildHnswPivots(const faiss::HNSW& hnsw, const float* data, int32_t d
 std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int32_t dim,
                                  int64_t ntotal, const float* query, int k, int ef,
                                  absl::Span<const int64_t> entries, const HnswPivots* pivots,
-                                 int upper_ef) {
+                                 int upper_ef, const uint16_t* half) {
   std::vector<Neighbor> out;
   if (ntotal <= 0 || hnsw.entry_point < 0) return out;
   const size_t d = static_cast<size_t>(dim);
-  auto dist = [&](int32_t i) { return -InnerProduct(query, data + static_cast<size_t>(i) * d, d); };
+  auto exact = [&](int32_t i) {
+    return -InnerProduct(query, data + static_cast<size_t>(i) * d, d);
+  };
+  auto dist = [&](int32_t i) {
+    return half != nullptr ? -InnerProductHalf(query, half + static_cast<size_t>(i) * d, d)
+                           : exact(i);
+  };
+  auto prefetch_row = [&](int32_t i) {
+    if (half != nullptr) {
+      PrefetchRange(half + static_cast<size_t>(i) * d, half + static_cast<size_t>(i + 1) * d);
+    } else {
+      Prefetch(data + static_cast<size_t>(i) * d, dim);
+    }
+  };
   auto range = [&hnsw](int32_t node, int level, size_t* begin, size_t* end) {
     const size_t o = hnsw.offsets[node];
     *begin = o + hnsw.cum_nneighbor_per_level[level];
@@ -153,7 +166,7 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
         const int32_t nb = hnsw.neighbors[j];
         if (nb < 0) break;
         if (!seen.Visit(nb)) continue;
-        Prefetch(data + static_cast<size_t>(nb) * d, dim);
+        prefetch_row(nb);
         batch[n++] = nb;
         if (n == kBatch) score_batch();
       }
@@ -213,6 +226,16 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
   }
 
   beam_search(0, visited, candidates, results, beam);
+  if (half != nullptr) {
+    // Exact scores for the whole beam, so the k returned are the best of it by the true inner
+    // product; the rows are fetched together first.
+    std::vector<Node> beam_nodes;
+    beam_nodes.reserve(results.size());
+    for (; !results.empty(); results.pop()) beam_nodes.push_back(results.top());
+    for (const Node& n : beam_nodes) Prefetch(data + static_cast<size_t>(n.second) * d, dim);
+    for (Node& n : beam_nodes) n.first = exact(n.second);
+    results = FarthestFirst(std::less<Node>(), std::move(beam_nodes));
+  }
   while (results.size() > static_cast<size_t>(k)) results.pop();
   out.resize(results.size());
   for (size_t i = out.size(); i-- > 0;) {

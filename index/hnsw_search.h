@@ -79,13 +79,18 @@ HnswPivots BuildHnswPivots(const faiss::HNSW& hnsw, const float* data, int32_t d
 // With `entries`, `pivots` and `upper_ef` > 0, the base-layer beam starts instead from the best
 // kUpperPicks (by inner product) of the entries and of the results of a level-1 beam search of
 // width `upper_ef`, itself started from the best kUpperPicks pivots.
+// With `half` (node i's vector as half floats at half + i * dim, from FloatsToHalf), the graph is
+// walked by those, half the memory traffic of `data`, and the final beam is rescored from `data`:
+// the scores returned are exact, only the path through the graph may differ in near-ties.
 // REQUIRES: k >= 1, every entry in [0, ntotal), the graph and data are not modified during the
-// call, `pivots` (if any) built from this graph and data.
+// call, `pivots` (if any) built from this graph and data, `half` (if any) converted from `data`
+// on a CPU where HalfKernelAvailable().
 inline constexpr int kUpperPicks = 4;
 std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int32_t dim,
                                  int64_t ntotal, const float* query, int k, int ef,
                                  absl::Span<const int64_t> entries = {},
-                                 const HnswPivots* pivots = nullptr, int upper_ef = 0);
+                                 const HnswPivots* pivots = nullptr, int upper_ef = 0,
+                                 const uint16_t* half = nullptr);
 
 }  // namespace encore::index
 

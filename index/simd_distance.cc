@@ -62,6 +62,39 @@ __attribute__((target("avx2,fma"))) float L2SquaredAvx2(const float* x, const fl
   return sum;
 }
 
+__attribute__((target("avx2,fma,f16c"))) float InnerProductHalfAvx2(const float* x,
+                                                                    const uint16_t* h, size_t d) {
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
+  // (A lambda would not inherit this function's target attribute.)
+  const auto* hv = reinterpret_cast<const __m128i*>(h);
+  size_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    acc0 =
+        _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_cvtph_ps(_mm_loadu_si128(hv + i / 8)), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8),
+                           _mm256_cvtph_ps(_mm_loadu_si128(hv + i / 8 + 1)), acc1);
+  }
+  if (i + 8 <= d) {
+    acc0 =
+        _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_cvtph_ps(_mm_loadu_si128(hv + i / 8)), acc0);
+    i += 8;
+  }
+  float sum = HorizontalSum(_mm256_add_ps(acc0, acc1));
+  for (; i < d; ++i) sum += x[i] * _cvtsh_ss(h[i]);
+  return sum;
+}
+
+__attribute__((target("avx2,f16c"))) void FloatsToHalfF16c(const float* x, size_t n,
+                                                           uint16_t* out) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; ++i) out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
 bool HasAvx2() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -86,6 +119,15 @@ float InnerProduct(const float* x, const float* y, size_t d) {
 }
 float L2Squared(const float* x, const float* y, size_t d) { return L2SquaredKernel()(x, y, d); }
 const char* DistanceKernelName() { return HasAvx2() ? "avx2+fma" : "scalar"; }
+
+bool HalfKernelAvailable() {
+  static const bool available = HasAvx2() && __builtin_cpu_supports("f16c");
+  return available;
+}
+void FloatsToHalf(const float* x, size_t n, uint16_t* out) { FloatsToHalfF16c(x, n, out); }
+float InnerProductHalf(const float* x, const uint16_t* h, size_t d) {
+  return InnerProductHalfAvx2(x, h, d);
+}
 
 }  // namespace encore::index
 

@@ -9,6 +9,7 @@
 #define ENCORE_INDEX_SIMD_DISTANCE_H_
 
 #include <cstddef>
+#include <cstdint>
 
 namespace encore::index {
 
@@ -18,6 +19,15 @@ float InnerProduct(const float* x, const float* y, size_t d);
 float L2Squared(const float* x, const float* y, size_t d);
 // "avx2+fma" or "scalar": the kernel InnerProduct/L2Squared (and FAISS) use on this CPU.
 const char* DistanceKernelName();
+
+// Half-precision (IEEE binary16) vectors for the HNSW traversal (index/hnsw_search.h): half the
+// memory traffic of floats. Whether this CPU has what the two functions below need (AVX2, FMA
+// and F16C); they must not be called where it has not.
+bool HalfKernelAvailable();
+// out[i] = x[i] rounded to the nearest half float, i < n. REQUIRES: HalfKernelAvailable().
+void FloatsToHalf(const float* x, size_t n, uint16_t* out);
+// Sum of x[i] * h[i] (h widened to float) for i < d. REQUIRES: HalfKernelAvailable().
+float InnerProductHalf(const float* x, const uint16_t* h, size_t d);
 
 }  // namespace encore::index
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <random>
 #include <thread>
 
@@ -67,6 +68,90 @@ TEST(SimdDistanceTest, KernelsMatchReferenceAndFaissUsesThem) {
   }
   const std::string kernel = FaissIndex::DistanceKernel();
   EXPECT_TRUE(kernel == "avx2+fma" || kernel == "scalar") << kernel;
+}
+
+// The half-precision kernels: conversion rounds to the nearest half float (exact for values a
+// half holds), and the inner product against half floats matches a double-precision reference
+// over the rounded values for every length (16-blocks, an 8-block, scalar tails).
+TEST(SimdDistanceTest, HalfKernelsMatchReference) {
+  if (!HalfKernelAvailable()) GTEST_SKIP() << "this CPU lacks AVX2/FMA/F16C";
+  const std::vector<float> exact_values = {0.0f, 1.0f, -2.5f, 0.125f, 1024.0f, -0.0009765625f};
+  std::vector<uint16_t> h(exact_values.size());
+  FloatsToHalf(exact_values.data(), exact_values.size(), h.data());
+  for (size_t i = 0; i < exact_values.size(); ++i) {
+    std::vector<float> unit(exact_values.size(), 0.0f);
+    unit[i] = 1.0f;
+    EXPECT_EQ(InnerProductHalf(unit.data(), h.data(), h.size()), exact_values[i]) << i;
+  }
+  std::mt19937_64 rng(8);
+  std::normal_distribution<float> n(0, 1);
+  for (size_t d = 0; d <= 67; ++d) {
+    std::vector<float> x(d), y(d);
+    for (size_t i = 0; i < d; ++i) x[i] = n(rng), y[i] = n(rng);
+    std::vector<uint16_t> yh(d);
+    FloatsToHalf(y.data(), d, yh.data());
+    double ip_rounded = 0, ip_float = 0;
+    for (size_t i = 0; i < d; ++i) {
+      // The rounded value: a unit vector picks it out exactly.
+      std::vector<float> e(d, 0.0f);
+      e[i] = 1.0f;
+      const float yi = InnerProductHalf(e.data(), yh.data(), d);
+      EXPECT_NEAR(yi, y[i], std::abs(y[i]) * 0.0005 + 1e-7) << "d=" << d << " i=" << i;
+      ip_rounded += double{x[i]} * yi;
+      ip_float += double{x[i]} * y[i];
+    }
+    EXPECT_NEAR(InnerProductHalf(x.data(), yh.data(), d), ip_rounded, 1e-4 * (1 + d)) << d;
+    EXPECT_NEAR(InnerProductHalf(x.data(), yh.data(), d), ip_float, 2e-3 * (1 + d)) << d;
+  }
+}
+
+// "encore_fp16" walks the same graph over half floats: recall as high as the float walk (minus
+// noise) at every beam, returned scores exactly the float inner products, best first, and the
+// same with entry rows and the level-1 beam.
+TEST(FaissIndexTest, EncoreFp16SearchKeepsRecallAndExactScores) {
+  Matrix data = Random(20000, 32, 31);
+  Matrix queries = Random(200, 32, 32);
+  IndexOptions o;
+  o.type = "hnsw";
+  if (!HalfKernelAvailable()) {
+    o.hnsw_search = "encore_fp16";
+    EXPECT_EQ(FaissIndex::Build(data, o).status().code(), absl::StatusCode::kInvalidArgument);
+    GTEST_SKIP() << "this CPU lacks AVX2/FMA/F16C";
+  }
+  ASSERT_OK_AND_ASSIGN(auto built, FaissIndex::Build(data, o));
+  testing::TempDir tmp;
+  ASSERT_OK(built->Save(tmp.Sub("i.faiss")));
+  ASSERT_OK_AND_ASSIGN(auto full, FaissIndex::Load(tmp.Sub("i.faiss"), 32, 20000, o));
+  o.hnsw_search = "encore_fp16";
+  ASSERT_OK_AND_ASSIGN(auto half, FaissIndex::Load(tmp.Sub("i.faiss"), 32, 20000, o));
+  EXPECT_TRUE(half->walks_half_floats());
+  EXPECT_FALSE(full->walks_half_floats());
+  ExactIndex exact(&data);
+  for (int ef : {16, 64, 128}) {
+    const double f = RecallAt10(*full, exact, queries, ef);
+    const double h = RecallAt10(*half, exact, queries, ef);
+    EXPECT_GE(h, f - 0.01) << "ef=" << ef;
+    if (ef == 128) {
+      EXPECT_GE(h, 0.95);
+    }
+  }
+  std::vector<int64_t> entries = {7, 19999};
+  for (int upper_ef : {0, 32}) {
+    SearchParams p;
+    p.ef_search = 64;
+    p.entry_rows = entries;
+    p.upper_ef = upper_ef;
+    for (int64_t q = 0; q < queries.rows; ++q) {
+      ASSERT_OK_AND_ASSIGN(auto hits, half->Search(queries.row_span(q), 10, p));
+      ASSERT_EQ(hits.size(), 10u);
+      for (size_t i = 0; i < hits.size(); ++i) {
+        EXPECT_NEAR(hits[i].score, InnerProduct(data.row(hits[i].row), queries.row(q), 32), 1e-5);
+        if (i > 0) {
+          EXPECT_GE(hits[i - 1].score, hits[i].score);
+        }
+      }
+    }
+  }
 }
 
 TEST(FaissIndexTest, ExposesItsStoredVectors) {
@@ -182,7 +267,9 @@ TEST(FaissIndexTest, EncoreHnswSearchMatchesFaissRecall) {
     }
   }
   o.hnsw_search = "fast";
-  EXPECT_EQ(FaissIndex::Build(data, o).status().code(), absl::StatusCode::kInvalidArgument);
+  const absl::Status unknown = FaissIndex::Build(data, o).status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown.message().find("encore_fp16"), std::string::npos) << unknown;
 }
 
 TEST(VisitedSetTest, MarksOncePerQueryAndGrowsPastItsEstimate) {
