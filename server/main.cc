@@ -46,11 +46,12 @@ ABSL_FLAG(int, hnsw_upper_ef, 0,
           "matches of listeners spread over several genres; on the 1M benchmark 64 with "
           "--ef_search=128 lifts recall@10 of these searches from 0.914 to 0.952 at 1.7x their "
           "time); 0 = off, at most 1024");
-ABSL_FLAG(std::string, hnsw_search, "encore",
-          "HNSW search implementation over the same graph: encore (prefetching, reusable visited "
-          "table), encore_fp16 (the same over a half-precision copy of the vectors: 20-30% less "
-          "search time on the 1M benchmark at the same recall, exact final scores, 2 bytes per "
-          "dimension per row more memory; needs AVX2+FMA+F16C) or faiss");
+ABSL_FLAG(
+    std::string, hnsw_search, "encore",
+    "HNSW search implementation over the same graph: encore (prefetching, reusable visited "
+    "table), encore_fp16 (the same over a half-precision copy of the vectors: 15-20% more "
+    "Recommend throughput on the 1M benchmark at the same recall, exact final scores, 2 bytes per "
+    "dimension per row more memory; needs AVX2+FMA+F16C) or faiss");
 ABSL_FLAG(int, max_history_per_user, 1000, "Newest events kept per user");
 ABSL_FLAG(int, history_limit, 500, "Newest events read per Recommend");
 ABSL_FLAG(bool, history_sync, false, "fsync the history WAL on every RecordEvents");
