@@ -33,20 +33,15 @@ std::string ResolveIndexType(const IndexOptions& options, int64_t rows) {
   return rows >= options.hnsw_threshold ? "hnsw" : "flat";
 }
 
-namespace {
-absl::Status CheckSearchImpl(const IndexOptions& options) {
-  if (options.hnsw_search == "encore_fp16" && !HalfKernelAvailable()) {
+absl::Status CheckHnswSearch(const std::string& name) {
+  if (name == "encore_fp16" && !HalfKernelAvailable()) {
     return absl::InvalidArgumentError(
         "hnsw_search 'encore_fp16' needs a CPU with AVX2, FMA and F16C; use 'encore'");
   }
-  if (options.hnsw_search == "encore" || options.hnsw_search == "encore_fp16" ||
-      options.hnsw_search == "faiss") {
-    return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(absl::StrCat("unknown hnsw_search '", options.hnsw_search,
-                                                 "' (want encore, encore_fp16 or faiss)"));
+  if (name == "encore" || name == "encore_fp16" || name == "faiss") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown hnsw_search '", name, "' (want encore, encore_fp16 or faiss)"));
 }
-}  // namespace
 
 FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, std::string type,
                        const IndexOptions& options)
@@ -80,7 +75,7 @@ const float* FaissIndex::stored_vectors() const { return storage_; }
 
 absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Build(MatrixView vectors,
                                                               const IndexOptions& options) {
-  RETURN_IF_ERROR(CheckSearchImpl(options));
+  RETURN_IF_ERROR(CheckHnswSearch(options.hnsw_search));
   const std::string type = ResolveIndexType(options, vectors.rows);
   if (vectors.dim <= 0) return absl::InvalidArgumentError("index dimension must be positive");
   try {
@@ -113,7 +108,7 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Load(const std::string& 
                                                              int32_t expected_dim,
                                                              int64_t expected_rows,
                                                              const IndexOptions& options) {
-  RETURN_IF_ERROR(CheckSearchImpl(options));
+  RETURN_IF_ERROR(CheckHnswSearch(options.hnsw_search));
   std::unique_ptr<faiss::Index> index;
   try {
     index.reset(faiss::read_index(path.c_str()));

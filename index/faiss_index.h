@@ -35,6 +35,9 @@ struct IndexOptions {
   std::string hnsw_search = "encore";
 };
 
+// OK when `name` is an IndexOptions::hnsw_search this process can run, else INVALID_ARGUMENT.
+absl::Status CheckHnswSearch(const std::string& name);
+
 // Resolves "auto" to "flat" or "hnsw" for `rows` rows.
 std::string ResolveIndexType(const IndexOptions& options, int64_t rows);
 

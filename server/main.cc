@@ -130,6 +130,11 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (absl::Status s = encore::index::CheckHnswSearch(absl::GetFlag(FLAGS_hnsw_search)); !s.ok()) {
+    return Fail(
+        absl::InvalidArgumentError(absl::StrCat("--hnsw_search: ", s.message())).ToString());
+  }
+
   encore::storage::RocksDbHistoryOptions history_options;
   history_options.max_events_per_user = absl::GetFlag(FLAGS_max_history_per_user);
   history_options.sync = absl::GetFlag(FLAGS_history_sync);
