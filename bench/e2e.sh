@@ -15,13 +15,15 @@
 # Env: TRACKS (1000000), USERS (100000), EVENTS_PER_USER (20), DIM (40), EF_SEARCH (96),
 #      EF_CONSTRUCTION (40), UPPER_EF (0: the server's --hnsw_upper_ef), CONCURRENCY (16),
 #      DURATION (15), CORES (2),
-#      EXECUTION (auto: the server's --execution)
+#      EXECUTION (auto: the server's --execution),
+#      HNSW_SEARCH (encore: the server's and the index benchmark's --hnsw_search)
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 WORK=$2
 TRACKS=${TRACKS:-1000000} USERS=${USERS:-100000} EVENTS_PER_USER=${EVENTS_PER_USER:-20}
 DIM=${DIM:-40} EF_SEARCH=${EF_SEARCH:-96} EF_CONSTRUCTION=${EF_CONSTRUCTION:-40}
 C=${CONCURRENCY:-16} DUR=${DURATION:-15} CORES=${CORES:-2} EXECUTION=${EXECUTION:-auto}
+HNSW_SEARCH=${HNSW_SEARCH:-encore}
 UPPER_EF=${UPPER_EF:-0}
 mkdir -p "$WORK"
 LT="$BUILD/client/encore-loadtest"
@@ -44,7 +46,7 @@ start_server() {  # extra args...
   "$BUILD/server/encore-server" --snapshot_dir="$WORK/snapshots" --history_dir="$WORK/history" \
     --port=0 --metrics_port=-1 --ef_search="$EF_SEARCH" --hnsw_upper_ef="$UPPER_EF" \
     --snapshot_poll_seconds=0 \
-    --execution="$EXECUTION" "$@" \
+    --execution="$EXECUTION" --hnsw_search="$HNSW_SEARCH" "$@" \
     > "$WORK/server.out" 2> "$WORK/server.err" &
   PID=$!
   for _ in $(seq 1 3000); do grep -q grpc_port "$WORK/server.out" 2>/dev/null && break; sleep 0.01; done
@@ -71,7 +73,8 @@ echo "== (b) the searches Recommend issues for 2000 sampled listeners, replayed 
 echo "   (before the server starts: the replay opens the history store itself)"
 # 500 exact checks: recall on taste vectors varies much more from query to query than on item
 # probes (100 gave 0.942 where 1,500 give 0.914).
-SERVING=$("$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --ef_search="$EF_SEARCH" --queries=2000 \
+SERVING=$("$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --hnsw_search="$HNSW_SEARCH" \
+  --ef_search="$EF_SEARCH" --queries=2000 \
   --exact_queries=500 --upper_ef="$UPPER_EF" --history_dir="$WORK/history" --users="$USERS")
 echo "$SERVING"
 field() { echo "$1" | grep -oE "(^| )$2=[0-9.]*" | head -1 | cut -d= -f2; }
@@ -84,7 +87,8 @@ RSS_KB=$(grep VmRSS /proc/$PID/status | awk '{print $2}')
 echo "ready_seconds=$READY rss_mb=$((RSS_KB / 1024)) snapshot_vector_and_index_mb=$((SNAP_BYTES / 1048576))"
 
 echo "== (b) index search at ef_search=$EF_SEARCH (single thread), perturbed item vectors, k=10, recall@10 vs exact"
-ANN=$("$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --ef_search="$EF_SEARCH" --queries=2000 --exact_queries=100)
+ANN=$("$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --hnsw_search="$HNSW_SEARCH" \
+  --ef_search="$EF_SEARCH" --queries=2000 --exact_queries=100)
 echo "$ANN"
 echo "for comparison, FAISS's own HNSW search over the same graph:"
 "$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --ef_search="$EF_SEARCH" --queries=2000 \
