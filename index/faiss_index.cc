@@ -6,6 +6,7 @@
 #include <faiss/index_io.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "absl/strings/str_cat.h"
@@ -60,6 +61,12 @@ FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, std::string type,
     if (options.hnsw_search == "encore_fp16") {
       half_.resize(static_cast<size_t>(index_->ntotal) * static_cast<size_t>(index_->d));
       FloatsToHalf(storage_, half_.size(), half_.data());
+      // Half floats top out at 65504: a larger component became infinity (exponent bits all
+      // set), and the walk would compare infinities. Build/Load then refuse the option.
+      if (std::any_of(half_.begin(), half_.end(),
+                      [](uint16_t h) { return (h & 0x7c00) == 0x7c00; })) {
+        std::vector<uint16_t>().swap(half_);
+      }
     }
     pivots_ =
         BuildHnswPivots(hnsw->hnsw, storage_, static_cast<int32_t>(index_->d), index_->ntotal);
@@ -96,7 +103,9 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Build(MatrixView vectors
           absl::StrCat("unknown index type '", type, "' (want auto, flat or hnsw)"));
     }
     if (vectors.rows > 0) index->add(vectors.rows, vectors.data);
-    return std::unique_ptr<FaissIndex>(new FaissIndex(std::move(index), type, options));
+    std::unique_ptr<FaissIndex> built(new FaissIndex(std::move(index), type, options));
+    RETURN_IF_ERROR(built->CheckHalfWalk(options));
+    return built;
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("FAISS build failed: ", e.what()));
   }
@@ -131,7 +140,18 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Load(const std::string& 
   } else {
     return absl::DataLossError(absl::StrCat("FAISS index ", path, " has an unsupported type"));
   }
-  return std::unique_ptr<FaissIndex>(new FaissIndex(std::move(index), type, options));
+  std::unique_ptr<FaissIndex> loaded(new FaissIndex(std::move(index), type, options));
+  RETURN_IF_ERROR(loaded->CheckHalfWalk(options));
+  return loaded;
+}
+
+absl::Status FaissIndex::CheckHalfWalk(const IndexOptions& options) const {
+  if (options.hnsw_search != "encore_fp16" || own_hnsw_graph_ == nullptr || !half_.empty()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      "hnsw_search 'encore_fp16': a vector component exceeds the half-float range (65504); use "
+      "'encore'");
 }
 
 absl::Status FaissIndex::Save(const std::string& path) const {

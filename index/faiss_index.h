@@ -79,6 +79,9 @@ class FaissIndex : public EmbeddingIndex {
   FaissIndex(std::unique_ptr<faiss::Index> index, std::string type, const IndexOptions& options);
   absl::Status RunSearch(const float* queries, int64_t n, int k, const SearchParams& params,
                          float* distances, int64_t* labels) const;
+  // INVALID_ARGUMENT when "encore_fp16" was asked for an HNSW graph whose vectors do not fit
+  // half floats.
+  absl::Status CheckHalfWalk(const IndexOptions& options) const;
 
   std::unique_ptr<faiss::Index> index_;
   std::string type_;

@@ -135,6 +135,15 @@ TEST(FaissIndexTest, EncoreFp16SearchKeepsRecallAndExactScores) {
       EXPECT_GE(h, 0.95);
     }
   }
+  // A component beyond the half-float range (65504) is refused, not walked as infinity.
+  Matrix huge = Random(500, 32, 33);
+  huge.data[5 * 32 + 3] = 1e6f;
+  const absl::Status too_big = FaissIndex::Build(huge, o).status();
+  EXPECT_EQ(too_big.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(too_big.message().find("half-float range"), std::string::npos) << too_big;
+  huge.data[5 * 32 + 3] = 60000.0f;
+  EXPECT_OK(FaissIndex::Build(huge, o).status());
+
   std::vector<int64_t> entries = {7, 19999};
   for (int upper_ef : {0, 32}) {
     SearchParams p;
