@@ -124,6 +124,8 @@ absl::Status AttachIndex(std::unique_ptr<EmbeddingIndex> index, EmbeddingSpace* 
 
 }  // namespace
 
+Catalog::Catalog() : by_id_(0, ExternalIdHash{&items_}, ExternalIdEq{&items_}) {}
+
 std::string SpaceOfKind(v1::ItemKind kind) {
   return (kind == v1::EPISODE || kind == v1::SHOW) ? kPodcastSpace : kMusicSpace;
 }
@@ -399,7 +401,7 @@ absl::Status Catalog::ItemTableBuilder::Finish() {
     item.tag_ids = absl::MakeConstSpan(c_->item_tag_ids_.data() + r.tags, tags_end - r.tags);
     item.families =
         absl::MakeConstSpan(c_->item_families_.data() + r.families, families_end - r.families);
-    if (!c_->by_id_.emplace(item.id, static_cast<ItemId>(i)).second) {
+    if (!c_->by_id_.insert(static_cast<ItemId>(i)).second) {
       return absl::DataLossError(absl::StrCat("duplicate item id '", item.id, "'"));
     }
   }
@@ -418,7 +420,8 @@ absl::Status Catalog::BuildArtists(const CatalogOptions& options) {
   // One pass in table order (items and their vector rows are read sequentially; the per-artist
   // sums stay cache-resident): track vectors are summed into their artist's row.
   const int32_t dim = music->vectors.dim;
-  std::vector<float>& sums = artists_.vectors.data;
+  Matrix& table = artists_.owned_vectors;
+  std::vector<float>& sums = table.data;
   for (ItemId i = 0; i < size(); ++i) {
     const Item& item = items_[i];
     int32_t a = -1;
@@ -439,11 +442,11 @@ absl::Status Catalog::BuildArtists(const CatalogOptions& options) {
       for (int32_t j = 0; j < dim; ++j) out[j] += v[j];
     }
   }
-  artists_.vectors.rows = static_cast<int64_t>(artists_.artists.size());
-  artists_.vectors.dim = dim;
+  table.rows = static_cast<int64_t>(artists_.artists.size());
+  table.dim = dim;
   for (size_t a = 0; a < artists_.artists.size(); ++a) {
     const Artist& artist = artists_.artists[a];
-    float* out = artists_.vectors.mutable_row(static_cast<int64_t>(a));
+    float* out = table.mutable_row(static_cast<int64_t>(a));
     if (artist.as_item) {  // the ARTIST item's own vector wins over the mean of its tracks
       auto v = vector(*artist.as_item);
       std::copy(v.begin(), v.end(), out);
@@ -452,8 +455,13 @@ absl::Status Catalog::BuildArtists(const CatalogOptions& options) {
     const float inv = 1.0f / static_cast<float>(std::max<size_t>(artist.items.size(), 1));
     for (int32_t j = 0; j < dim; ++j) out[j] *= inv;
   }
-  if (artists_.vectors.rows > 0) {
-    ASSIGN_OR_RETURN(artists_.index, MakeIndex(options, artists_.vectors));
+  artists_.vectors = table;
+  if (table.rows > 0) {
+    ASSIGN_OR_RETURN(artists_.index, MakeIndex(options, table));
+    if (const float* stored = artists_.index->stored_vectors(); stored != nullptr) {
+      artists_.vectors = MatrixView(stored, table.rows, table.dim);
+      artists_.owned_vectors = Matrix();
+    }
   }
   return absl::OkStatus();
 }
@@ -461,7 +469,7 @@ absl::Status Catalog::BuildArtists(const CatalogOptions& options) {
 std::optional<ItemId> Catalog::Find(absl::string_view external_id) const {
   auto it = by_id_.find(external_id);
   if (it == by_id_.end()) return std::nullopt;
-  return it->second;
+  return *it;
 }
 
 const EmbeddingSpace* Catalog::space(absl::string_view name) const {

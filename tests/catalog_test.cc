@@ -74,6 +74,12 @@ TEST_F(SnapshotTest, LoadsGoodSnapshot) {
   EXPECT_FALSE(catalog->item(*t1).families.empty());
   EXPECT_EQ(catalog->item(*t1).id, "t1");
   EXPECT_FALSE(catalog->Find("nope").has_value());
+  EXPECT_FALSE(catalog->Find("").has_value());
+  EXPECT_FALSE(catalog->Find("t1 ").has_value());
+  // Every item is found under its own id.
+  for (ItemId i = 0; i < catalog->size(); ++i) {
+    ASSERT_EQ(catalog->Find(catalog->item(i).id), std::optional<ItemId>(i)) << catalog->item(i).id;
+  }
   // Popular list is sorted.
   auto pop = catalog->popular(v1::TRACK);
   for (size_t i = 1; i < pop.size(); ++i) {
@@ -88,6 +94,9 @@ TEST_F(SnapshotTest, LoadsGoodSnapshot) {
     for (int j = 0; j < 40; ++j) mean[j] += catalog->vector(t)[j] / a.items.size();
   }
   for (int j = 0; j < 40; ++j) EXPECT_NEAR(catalog->artists().vectors.row(0)[j], mean[j], 1e-4);
+  // The artist index keeps its own copy of the vectors; the table reads that one.
+  EXPECT_EQ(catalog->artists().vectors.data, catalog->artists().index->stored_vectors());
+  EXPECT_TRUE(catalog->artists().owned_vectors.data.empty());
 }
 
 // A prebuilt FAISS index keeps its own copy of the vectors: the catalog serves from that one
