@@ -61,8 +61,9 @@ ABSL_FLAG(std::string, graph_metric, "ip",
           "(graph over unit-length rows, searched by inner product like the server's) or "
           "l2_reduction (graph over [x, sqrt(M^2 - |x|^2)] with L2, queried with [q, 0]; FAISS's "
           "search)");
-ABSL_FLAG(std::string, hnsw_search, "encore",
-          "HNSW search implementation: encore, encore_fp16 or faiss");
+ABSL_FLAG(std::string, hnsw_search, "auto",
+          "HNSW search implementation, as the server's --hnsw_search: auto, encore, encore_fp16 "
+          "or faiss");
 ABSL_FLAG(int, pace_us, 0,
           "Sleep this long before each search, as at light load (caches go cold between "
           "requests); 0 = back to back");
@@ -415,16 +416,16 @@ int main(int argc, char** argv) {
       }
     }
     std::printf(
-        "index=%s search=%s rows=%lld dim=%d ef_search=%d entry_points=%d upper_ef=%d "
+        "index=%s search=%s walk=%s rows=%lld dim=%d ef_search=%d entry_points=%d upper_ef=%d "
         "load_seconds=%.2f queries_from=%s "
         "mean_k=%.1f ann_ms_per_query=%.4f ann_ms_p50=%.4f ann_ms_p99=%.4f pace_us=%d "
         "exact_ms_per_query=%.3f recall_at_%d=%.4f "
         "score_share_at_%d=%.4f queries=%zu exact_queries=%d",
         music->index->type().c_str(), o.index.hnsw_search.c_str(),
-        static_cast<long long>(music->vectors.rows), d, setting.ef,
-        absl::GetFlag(FLAGS_entry_points), setting.upper_ef, load_s, serving ? "serving" : "items",
-        mean_k, per_query_ms, quantile(0.5), quantile(0.99), pace_us, exact_ms, k,
-        static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
+        music->index->graph_walk().c_str(), static_cast<long long>(music->vectors.rows), d,
+        setting.ef, absl::GetFlag(FLAGS_entry_points), setting.upper_ef, load_s,
+        serving ? "serving" : "items", mean_k, per_query_ms, quantile(0.5), quantile(0.99), pace_us,
+        exact_ms, k, static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
         exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
     if (serving) {
       std::printf(

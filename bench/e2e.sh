@@ -16,14 +16,14 @@
 #      EF_CONSTRUCTION (40), UPPER_EF (0: the server's --hnsw_upper_ef), CONCURRENCY (16),
 #      DURATION (15), CORES (2),
 #      EXECUTION (auto: the server's --execution),
-#      HNSW_SEARCH (encore: the server's and the index benchmark's --hnsw_search)
+#      HNSW_SEARCH (auto: the server's and the index benchmark's --hnsw_search)
 set -euo pipefail
 BUILD=$(cd "$1" && pwd)
 WORK=$2
 TRACKS=${TRACKS:-1000000} USERS=${USERS:-100000} EVENTS_PER_USER=${EVENTS_PER_USER:-20}
 DIM=${DIM:-40} EF_SEARCH=${EF_SEARCH:-96} EF_CONSTRUCTION=${EF_CONSTRUCTION:-40}
 C=${CONCURRENCY:-16} DUR=${DURATION:-15} CORES=${CORES:-2} EXECUTION=${EXECUTION:-auto}
-HNSW_SEARCH=${HNSW_SEARCH:-encore}
+HNSW_SEARCH=${HNSW_SEARCH:-auto}
 UPPER_EF=${UPPER_EF:-0}
 mkdir -p "$WORK"
 LT="$BUILD/client/encore-loadtest"
@@ -85,6 +85,8 @@ start_server
 READY=$(python3 -c "print(round($(date +%s.%N) - $t0, 3))")
 RSS_KB=$(grep VmRSS /proc/$PID/status | awk '{print $2}')
 echo "ready_seconds=$READY rss_mb=$((RSS_KB / 1024)) snapshot_vector_and_index_mb=$((SNAP_BYTES / 1048576))"
+WALK=$(grep -o 'music hnsw walk [a-z]*' "$WORK/server.err" | tail -1 | awk '{print $4}')
+echo "graph_walk=${WALK:-none} (--hnsw_search=$HNSW_SEARCH)"
 
 echo "== (b) index search at ef_search=$EF_SEARCH (single thread), perturbed item vectors, k=10, recall@10 vs exact"
 ANN=$("$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --hnsw_search="$HNSW_SEARCH" \

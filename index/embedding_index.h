@@ -64,6 +64,10 @@ class EmbeddingIndex {
   // The indexed vectors (size() x dimension(), row-major) when the index keeps its own copy,
   // else nullptr. Valid for the index's lifetime.
   virtual const float* stored_vectors() const { return nullptr; }
+
+  // How the index's graph searches read the vectors: "half" (a half-precision copy), "float",
+  // or "" when it has no graph search of its own (flat indexes, FAISS's own HNSW search).
+  virtual std::string graph_walk() const { return ""; }
 };
 
 // Brute-force inner product over a borrowed matrix, without FAISS. Used as the ground truth

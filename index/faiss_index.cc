@@ -39,9 +39,11 @@ absl::Status CheckHnswSearch(const std::string& name) {
     return absl::InvalidArgumentError(
         "hnsw_search 'encore_fp16' needs a CPU with AVX2, FMA and F16C; use 'encore'");
   }
-  if (name == "encore" || name == "encore_fp16" || name == "faiss") return absl::OkStatus();
+  if (name == "auto" || name == "encore" || name == "encore_fp16" || name == "faiss") {
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown hnsw_search '", name, "' (want encore, encore_fp16 or faiss)"));
+      absl::StrCat("unknown hnsw_search '", name, "' (want auto, encore, encore_fp16 or faiss)"));
 }
 
 FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, std::string type,
@@ -58,11 +60,13 @@ FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, std::string type,
   }
   if (hnsw != nullptr && storage_ != nullptr && options.hnsw_search != "faiss") {
     own_hnsw_graph_ = &hnsw->hnsw;
-    if (options.hnsw_search == "encore_fp16") {
+    if (options.hnsw_search == "encore_fp16" ||
+        (options.hnsw_search == "auto" && HalfKernelAvailable())) {
       half_.resize(static_cast<size_t>(index_->ntotal) * static_cast<size_t>(index_->d));
       FloatsToHalf(storage_, half_.size(), half_.data());
       // Half floats top out at 65504: a larger component became infinity (exponent bits all
-      // set), and the walk would compare infinities. Build/Load then refuse the option.
+      // set), and the walk would compare infinities. Build/Load then refuse "encore_fp16";
+      // "auto" walks the floats.
       if (std::any_of(half_.begin(), half_.end(),
                       [](uint16_t h) { return (h & 0x7c00) == 0x7c00; })) {
         std::vector<uint16_t>().swap(half_);
@@ -79,6 +83,11 @@ int32_t FaissIndex::dimension() const { return static_cast<int32_t>(index_->d); 
 int64_t FaissIndex::size() const { return index_->ntotal; }
 
 const float* FaissIndex::stored_vectors() const { return storage_; }
+
+std::string FaissIndex::graph_walk() const {
+  if (own_hnsw_graph_ == nullptr) return "";
+  return half_.empty() ? "float" : "half";
+}
 
 absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Build(MatrixView vectors,
                                                               const IndexOptions& options) {

@@ -31,8 +31,10 @@ struct IndexOptions {
   // HNSW search implementation: "encore" (index/hnsw_search.h: prefetching, reusable visited
   // table), "encore_fp16" (the same, walking a half-precision copy of the vectors made at load:
   // half the memory traffic, 2 more bytes per dimension per row resident, exact final scores;
-  // needs AVX2+FMA+F16C) or "faiss" (FAISS's own). Same graph and ef. Default: "encore".
-  std::string hnsw_search = "encore";
+  // needs AVX2+FMA+F16C), "auto" (encore_fp16 where the CPU has those and every vector
+  // component fits a half float, else encore) or "faiss" (FAISS's own). Same graph and ef.
+  // Default: "auto".
+  std::string hnsw_search = "auto";
 };
 
 // OK when `name` is an IndexOptions::hnsw_search this process can run, else INVALID_ARGUMENT.
@@ -72,8 +74,10 @@ class FaissIndex : public EmbeddingIndex {
       absl::Span<const float> queries, int k, const SearchParams& params) const override;
   // The raw float storage of the flat index or of the HNSW index's flat storage.
   const float* stored_vectors() const override;
-  // Whether HNSW searches walk a half-precision copy of the vectors ("encore_fp16").
+  // Whether HNSW searches walk a half-precision copy of the vectors ("encore_fp16", or "auto"
+  // where it could).
   bool walks_half_floats() const { return !half_.empty(); }
+  std::string graph_walk() const override;
 
  private:
   FaissIndex(std::unique_ptr<faiss::Index> index, std::string type, const IndexOptions& options);

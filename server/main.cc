@@ -47,11 +47,12 @@ ABSL_FLAG(int, hnsw_upper_ef, 0,
           "--ef_search=128 lifts recall@10 of these searches from 0.914 to 0.952 at 1.7x their "
           "time); 0 = off, at most 1024");
 ABSL_FLAG(
-    std::string, hnsw_search, "encore",
+    std::string, hnsw_search, "auto",
     "HNSW search implementation over the same graph: encore (prefetching, reusable visited "
     "table), encore_fp16 (the same over a half-precision copy of the vectors: 15-20% more "
     "Recommend throughput on the 1M benchmark at the same recall, exact final scores, 2 bytes per "
-    "dimension per row more memory; needs AVX2+FMA+F16C) or faiss");
+    "dimension per row more memory; needs AVX2+FMA+F16C), auto (encore_fp16 where the CPU has "
+    "those and the vectors fit half floats, else encore) or faiss");
 ABSL_FLAG(int, max_history_per_user, 1000, "Newest events kept per user");
 ABSL_FLAG(int, history_limit, 500, "Newest events read per Recommend");
 ABSL_FLAG(bool, history_sync, false, "fsync the history WAL on every RecordEvents");
@@ -95,6 +96,16 @@ std::string Allocator() {
   const std::string linked = ENCORE_MALLOC;
   if (linked == "jemalloc" && !jemalloc) return "glibc(jemalloc-not-loaded)";
   return jemalloc ? "jemalloc" : "glibc";
+}
+
+// "; hnsw walk half" (or float) for each space searched over an HNSW graph, for the start-up log.
+std::string GraphWalk(const encore::index::Catalog& catalog) {
+  std::string out;
+  for (const auto& s : catalog.spaces()) {
+    if (s->index == nullptr || s->index->graph_walk().empty()) continue;
+    absl::StrAppend(&out, "; ", s->name, " hnsw walk ", s->index->graph_walk());
+  }
+  return out;
 }
 
 }  // namespace
@@ -199,7 +210,8 @@ int main(int argc, char** argv) {
   auto catalog = snapshots.Current();
   Log(absl::StrCat("serving catalog ", catalog->version(), " from ", *first, " (", catalog->size(),
                    " items) loaded in ", absl::FormatDuration(absl::Now() - load_start),
-                   "; distance kernel ", encore::index::FaissIndex::DistanceKernel()));
+                   "; distance kernel ", encore::index::FaissIndex::DistanceKernel(),
+                   GraphWalk(*catalog)));
 
   const int poll = absl::GetFlag(FLAGS_snapshot_poll_seconds);
   absl::Time next_poll = absl::Now() + absl::Seconds(poll);

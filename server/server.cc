@@ -150,6 +150,7 @@ class CatalogAdminImpl final : public v1::CatalogAdmin::CallbackService {
         si->set_dimension(s->vectors.dim);
         si->set_vectors(s->vectors.rows);
         si->set_index_type(s->index ? s->index->type() : "");
+        si->set_graph_walk(s->index ? s->index->graph_walk() : "");
         if (s->name == index::kMusicSpace) {
           resp->set_index_type(si->index_type());
           resp->set_dimension(si->dimension());

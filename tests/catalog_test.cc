@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/file_util.h"
+#include "index/simd_distance.h"
 #include "index/snapshot_format.h"
 #include "index/snapshot_manager.h"
 #include "offline/snapshot_builder.h"
@@ -203,6 +204,9 @@ TEST_F(SnapshotTest, BuildsIndexWhenSnapshotHasNone) {
   o.index.type = "hnsw";
   ASSERT_OK_AND_ASSIGN(auto catalog, Catalog::Load(dir, o));
   EXPECT_EQ(catalog->space(kMusicSpace)->index->type(), "hnsw");
+  // By default the graph is walked over half floats wherever the CPU can.
+  EXPECT_EQ(catalog->space(kMusicSpace)->index->graph_walk(),
+            HalfKernelAvailable() ? "half" : "float");
 }
 
 TEST_F(SnapshotTest, MissingFileIsRefused) {

@@ -113,9 +113,14 @@ TEST(FaissIndexTest, EncoreFp16SearchKeepsRecallAndExactScores) {
   Matrix queries = Random(200, 32, 32);
   IndexOptions o;
   o.type = "hnsw";
+  o.hnsw_search = "encore";
   if (!HalfKernelAvailable()) {
     o.hnsw_search = "encore_fp16";
     EXPECT_EQ(FaissIndex::Build(data, o).status().code(), absl::StatusCode::kInvalidArgument);
+    // The default falls back to the float walk instead.
+    o.hnsw_search = "auto";
+    ASSERT_OK_AND_ASSIGN(auto fallback, FaissIndex::Build(data, o));
+    EXPECT_EQ(fallback->graph_walk(), "float");
     GTEST_SKIP() << "this CPU lacks AVX2/FMA/F16C";
   }
   ASSERT_OK_AND_ASSIGN(auto built, FaissIndex::Build(data, o));
@@ -126,6 +131,12 @@ TEST(FaissIndexTest, EncoreFp16SearchKeepsRecallAndExactScores) {
   ASSERT_OK_AND_ASSIGN(auto half, FaissIndex::Load(tmp.Sub("i.faiss"), 32, 20000, o));
   EXPECT_TRUE(half->walks_half_floats());
   EXPECT_FALSE(full->walks_half_floats());
+  EXPECT_EQ(half->graph_walk(), "half");
+  EXPECT_EQ(full->graph_walk(), "float");
+  // The default ("auto") walks half floats on this CPU.
+  ASSERT_OK_AND_ASSIGN(auto by_default,
+                       FaissIndex::Load(tmp.Sub("i.faiss"), 32, 20000, IndexOptions()));
+  EXPECT_EQ(by_default->graph_walk(), "half");
   ExactIndex exact(&data);
   for (int ef : {16, 64, 128}) {
     const double f = RecallAt10(*full, exact, queries, ef);
@@ -141,8 +152,15 @@ TEST(FaissIndexTest, EncoreFp16SearchKeepsRecallAndExactScores) {
   const absl::Status too_big = FaissIndex::Build(huge, o).status();
   EXPECT_EQ(too_big.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(too_big.message().find("half-float range"), std::string::npos) << too_big;
+  // The default walks the floats of such an index rather than refuse it.
+  IndexOptions defaults;
+  defaults.type = "hnsw";
+  ASSERT_OK_AND_ASSIGN(auto huge_default, FaissIndex::Build(huge, defaults));
+  EXPECT_EQ(huge_default->graph_walk(), "float");
   huge.data[5 * 32 + 3] = 60000.0f;
   EXPECT_OK(FaissIndex::Build(huge, o).status());
+  ASSERT_OK_AND_ASSIGN(auto fits_default, FaissIndex::Build(huge, defaults));
+  EXPECT_EQ(fits_default->graph_walk(), "half");
 
   std::vector<int64_t> entries = {7, 19999};
   for (int upper_ef : {0, 32}) {
