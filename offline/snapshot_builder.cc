@@ -104,7 +104,10 @@ absl::Status WriteAll(const std::string& dir, const SnapshotContents& contents,
                                       index::SerializeNpy(matrix)));
     RETURN_IF_ERROR(AddFile(dir, space->vectors_file(), &manifest));
     if (options.prebuild_index && matrix.rows > 0) {
-      ASSIGN_OR_RETURN(auto idx, index::FaissIndex::Build(matrix, options.index));
+      // Built only to be saved: no search-side structures (half-float copy, pivots).
+      index::IndexOptions build = options.index;
+      build.hnsw_search = "faiss";
+      ASSIGN_OR_RETURN(auto idx, index::FaissIndex::Build(matrix, build));
       space->set_index_file(absl::StrCat(name, ".faiss"));
       space->set_index_type(idx->type());
       RETURN_IF_ERROR(idx->Save(absl::StrCat(dir, "/", space->index_file())));
