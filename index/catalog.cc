@@ -124,6 +124,9 @@ absl::Status AttachIndex(std::unique_ptr<EmbeddingIndex> index, EmbeddingSpace* 
 
 }  // namespace
 
+// The item table dominates a large catalog's own memory (1M items: 80 MB at this size).
+static_assert(sizeof(Item) <= 80, "Item grew: every byte costs 1 MB per million items");
+
 Catalog::Catalog() : by_id_(0, ExternalIdHash{&items_}, ExternalIdEq{&items_}) {}
 
 std::string SpaceOfKind(v1::ItemKind kind) {
@@ -261,7 +264,7 @@ absl::Status Catalog::FinishBuild(CatalogParts parts, const CatalogOptions& opti
     const std::string space_name = SpaceOfKind(item.kind);
     auto it = space_ids.find(space_name);
     if (it == space_ids.end()) {
-      return absl::DataLossError(absl::StrCat("item '", item.id, "' needs space '", space_name,
+      return absl::DataLossError(absl::StrCat("item '", item.id(), "' needs space '", space_name,
                                               "', which the snapshot lacks"));
     }
     EmbeddingSpace& space = *spaces_[it->second];
@@ -351,19 +354,26 @@ absl::Status Catalog::ItemTableBuilder::Add(
       !std::isfinite(f.energy)) {
     return absl::DataLossError(absl::StrCat("item '", f.id, "' has a bad numeric field"));
   }
+  for (absl::string_view s : {f.id, f.artist_id, f.name}) {
+    if (s.size() > Item::kMaxStringBytes) {
+      return absl::DataLossError(absl::StrCat("item '", f.id.substr(0, 64), "': a string of ",
+                                              s.size(), " bytes (at most ", Item::kMaxStringBytes,
+                                              " for an id, artist id or name)"));
+    }
+  }
   // Strings and lists go to the catalog's arenas; views are made in Finish, once they stop
   // growing.
   Refs r;
   r.strings = c_->item_strings_.size();
-  r.id_len = static_cast<uint32_t>(f.id.size());
-  r.artist_len = static_cast<uint32_t>(f.artist_id.size());
-  r.name_len = static_cast<uint32_t>(f.name.size());
   c_->item_strings_.append(f.id.data(), f.id.size());
   c_->item_strings_.append(f.artist_id.data(), f.artist_id.size());
   c_->item_strings_.append(f.name.data(), f.name.size());
   r.tags = c_->item_tag_ids_.size();
   r.families = c_->item_families_.size();
   Item item;
+  item.id_len = static_cast<uint16_t>(f.id.size());
+  item.artist_len = static_cast<uint16_t>(f.artist_id.size());
+  item.name_len = static_cast<uint16_t>(f.name.size());
   item.kind = f.kind;
   item.tempo = f.tempo;
   item.energy = f.energy;
@@ -392,17 +402,14 @@ absl::Status Catalog::ItemTableBuilder::Finish() {
   for (size_t i = 0; i < n; ++i) {
     Item& item = c_->items_[i];
     const Refs& r = refs_[i];
-    const char* s = c_->item_strings_.data() + r.strings;
-    item.id = absl::string_view(s, r.id_len);
-    item.artist_id = absl::string_view(s + r.id_len, r.artist_len);
-    item.name = absl::string_view(s + r.id_len + r.artist_len, r.name_len);
+    item.strings = c_->item_strings_.data() + r.strings;
     const size_t tags_end = i + 1 < n ? refs_[i + 1].tags : c_->item_tag_ids_.size();
     const size_t families_end = i + 1 < n ? refs_[i + 1].families : c_->item_families_.size();
     item.tag_ids = absl::MakeConstSpan(c_->item_tag_ids_.data() + r.tags, tags_end - r.tags);
     item.families =
         absl::MakeConstSpan(c_->item_families_.data() + r.families, families_end - r.families);
     if (!c_->by_id_.insert(static_cast<ItemId>(i)).second) {
-      return absl::DataLossError(absl::StrCat("duplicate item id '", item.id, "'"));
+      return absl::DataLossError(absl::StrCat("duplicate item id '", item.id(), "'"));
     }
   }
   refs_ = std::vector<Refs>();
@@ -426,11 +433,11 @@ absl::Status Catalog::BuildArtists(const CatalogOptions& options) {
     const Item& item = items_[i];
     int32_t a = -1;
     if (item.kind == v1::ARTIST) {
-      a = slot(item.id);
+      a = slot(item.id());
       artists_.artists[a].as_item = i;
-      artists_.artists[a].name = std::string(item.name);
-    } else if (item.kind == v1::TRACK && !item.artist_id.empty()) {
-      a = slot(item.artist_id);
+      artists_.artists[a].name = std::string(item.name());
+    } else if (item.kind == v1::TRACK && !item.artist_id().empty()) {
+      a = slot(item.artist_id());
       artists_.artists[a].items.push_back(i);
     } else {
       continue;

@@ -52,14 +52,20 @@ struct ItemSpec {
   float popularity = 0.0f;
 };
 
-// An item of a loaded catalog. Compact (a 1M-item catalog is dominated by its item table): the
-// strings and lists are views into storage the Catalog owns, valid for the Catalog's lifetime.
+// An item of a loaded catalog. Compact (a 1M-item catalog is dominated by its item table: 80
+// bytes a record): the strings and lists are views into storage the Catalog owns, valid for the
+// Catalog's lifetime.
 struct Item {
-  absl::string_view id;  // stable external id
-  absl::string_view artist_id;
-  absl::string_view name;
+  // Longest id, artist id or name a catalog accepts, in bytes.
+  static constexpr size_t kMaxStringBytes = 65535;
+
+  absl::string_view id() const { return {strings, id_len}; }  // stable external id
+  absl::string_view artist_id() const { return {strings + id_len, artist_len}; }
+  absl::string_view name() const { return {strings + id_len + artist_len, name_len}; }
+
   absl::Span<const int32_t> tag_ids;        // knowledge-graph tag ids; -1 = unknown tag
   absl::Span<const FamilyWeight> families;  // weighted genre families, heaviest first
+  const char* strings = nullptr;            // id, artist id and name, back to back
   v1::ItemKind kind = v1::TRACK;
   float tempo = 0.0f;    // BPM, 0 = unknown
   float energy = -1.0f;  // 0..1, negative = unknown
@@ -67,6 +73,9 @@ struct Item {
   int32_t space = -1;            // index into Catalog::spaces()
   int32_t seasonal_family = -1;  // a seasonal family holding >= half the profile, else -1
   int64_t row = -1;              // row in that space's matrix
+  uint16_t id_len = 0;
+  uint16_t artist_len = 0;
+  uint16_t name_len = 0;
 };
 
 // Vectors of one space plus the index over them; row r belongs to item row_to_item[r].
@@ -197,7 +206,6 @@ class Catalog {
       size_t strings;
       size_t tags;
       size_t families;
-      uint32_t id_len, artist_len, name_len;
     };
     Catalog* c_;
     std::vector<Refs> refs_;
@@ -219,13 +227,13 @@ class Catalog {
     using is_transparent = void;
     const std::vector<Item>* items;
     size_t operator()(absl::string_view id) const { return absl::Hash<absl::string_view>{}(id); }
-    size_t operator()(ItemId id) const { return (*this)((*items)[id].id); }
+    size_t operator()(ItemId id) const { return (*this)((*items)[id].id()); }
   };
   struct ExternalIdEq {
     using is_transparent = void;
     const std::vector<Item>* items;
     absl::string_view Of(absl::string_view id) const { return id; }
-    absl::string_view Of(ItemId id) const { return (*items)[id].id; }
+    absl::string_view Of(ItemId id) const { return (*items)[id].id(); }
     template <typename A, typename B>
     bool operator()(const A& a, const B& b) const {
       return Of(a) == Of(b);

@@ -127,7 +127,7 @@ void Backfill(const Catalog& catalog, const std::vector<Candidate>& extra, int c
     const index::Item& item = catalog.item(c.id);
     if (chosen->contains(c.id)) continue;
     if (ArtistCapped(item, max_per_artist, *per_artist)) continue;
-    if (!item.artist_id.empty()) ++(*per_artist)[item.artist_id];
+    if (!item.artist_id().empty()) ++(*per_artist)[item.artist_id()];
     chosen->insert(c.id);
     // Backfill never outranks what came before it.
     const float score = picks->empty() ? c.score : std::min(c.score, picks->back().score);
@@ -171,12 +171,12 @@ std::string ExplainPick(const Catalog& catalog, ItemId item, const std::vector<I
   for (ItemId s : seeds) {
     if (catalog.item(s).space != catalog.item(item).space) continue;
     float d = Dot(v, catalog.vector(s));
-    if (d > best) best = d, reason = absl::StrCat("seed:", catalog.item(s).id);
+    if (d > best) best = d, reason = absl::StrCat("seed:", catalog.item(s).id());
   }
   for (ItemId a : anchors) {
     if (catalog.item(a).space != catalog.item(item).space) continue;
     float d = Dot(v, catalog.vector(a));
-    if (d > best) best = d, reason = absl::StrCat("similar_to:", catalog.item(a).id);
+    if (d > best) best = d, reason = absl::StrCat("similar_to:", catalog.item(a).id());
   }
   return reason;
 }
@@ -201,11 +201,11 @@ std::string PopularReason(const Catalog& catalog, const index::Item& item) {
 
 void FillItem(const Catalog& catalog, ItemId id, float score, v1::RecommendedItem* out) {
   const index::Item& item = catalog.item(id);
-  out->set_item_id(item.id.data(), item.id.size());
+  out->set_item_id(item.id().data(), item.id().size());
   out->set_kind(item.kind);
   out->set_score(score);
-  out->set_artist_id(item.artist_id.data(), item.artist_id.size());
-  out->set_name(item.name.data(), item.name.size());
+  out->set_artist_id(item.artist_id().data(), item.artist_id().size());
+  out->set_name(item.name().data(), item.name().size());
 }
 
 absl::Status ValidateKinds(const google::protobuf::RepeatedField<int>& kinds,
@@ -464,9 +464,9 @@ absl::Status RecommendPipeline::SimilarItems(const Catalog& catalog,
     v1::RecommendedItem* out = response->add_items();
     FillItem(catalog, pick.id, similarity[pick.id], out);
     if (request.explain()) {
-      out->add_reasons(absl::StrCat("similar_to:", source.id));
-      if (!source.artist_id.empty() && catalog.item(pick.id).artist_id == source.artist_id) {
-        out->add_reasons(absl::StrCat("same_artist:", source.artist_id));
+      out->add_reasons(absl::StrCat("similar_to:", source.id()));
+      if (!source.artist_id().empty() && catalog.item(pick.id).artist_id() == source.artist_id()) {
+        out->add_reasons(absl::StrCat("same_artist:", source.artist_id()));
       }
     }
   }

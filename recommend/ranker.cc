@@ -14,8 +14,8 @@ RankingOptions WithOverrides(RankingOptions base, const v1::RankingWeights& w) {
 }
 
 bool ArtistCapped(const index::Item& item, int max_per_artist, const ArtistCounts& per_artist) {
-  if (max_per_artist <= 0 || item.artist_id.empty()) return false;
-  auto it = per_artist.find(item.artist_id);
+  if (max_per_artist <= 0 || item.artist_id().empty()) return false;
+  auto it = per_artist.find(item.artist_id());
   return it != per_artist.end() && it->second >= max_per_artist;
 }
 
@@ -43,7 +43,7 @@ std::vector<Candidate> RankAndSelect(const index::Catalog& catalog, std::vector<
   };
   auto take = [&](size_t i) {
     const index::Item& item = catalog.item(pool[i].id);
-    if (!item.artist_id.empty()) ++(*per_artist)[item.artist_id];
+    if (!item.artist_id().empty()) ++(*per_artist)[item.artist_id()];
     picks.push_back(pool[i]);
   };
   if (options.diversity <= 0) {

@@ -73,13 +73,14 @@ TEST_F(SnapshotTest, LoadsGoodSnapshot) {
   EXPECT_EQ(catalog->item(*t1).kind, v1::TRACK);
   EXPECT_FALSE(catalog->item(*t1).tag_ids.empty());
   EXPECT_FALSE(catalog->item(*t1).families.empty());
-  EXPECT_EQ(catalog->item(*t1).id, "t1");
+  EXPECT_EQ(catalog->item(*t1).id(), "t1");
   EXPECT_FALSE(catalog->Find("nope").has_value());
   EXPECT_FALSE(catalog->Find("").has_value());
   EXPECT_FALSE(catalog->Find("t1 ").has_value());
   // Every item is found under its own id.
   for (ItemId i = 0; i < catalog->size(); ++i) {
-    ASSERT_EQ(catalog->Find(catalog->item(i).id), std::optional<ItemId>(i)) << catalog->item(i).id;
+    ASSERT_EQ(catalog->Find(catalog->item(i).id()), std::optional<ItemId>(i))
+        << catalog->item(i).id();
   }
   // Popular list is sorted.
   auto pop = catalog->popular(v1::TRACK);
@@ -293,6 +294,13 @@ TEST_F(SnapshotTest, PublishIsAtomicAndImmutable) {
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
+  data.snapshot.items.pop_back();
+  data.snapshot.items.front().set_name(std::string(Item::kMaxStringBytes + 1, 'x'));
+  const absl::Status long_name =
+      offline::PublishSnapshot(tmp_.Sub("snapshots"), data.snapshot, offline::BuildOptions())
+          .status();
+  EXPECT_EQ(long_name.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(long_name.message().find("65536 bytes"), std::string::npos) << long_name;
   int entries = 0;
   for (const auto& e : fs::directory_iterator(tmp_.Sub("snapshots"))) {
     if (e.is_directory()) ++entries;
@@ -357,6 +365,23 @@ TEST(CatalogBuildTest, RejectsDuplicatesAndMismatchedRows) {
   CatalogParts parts = TrackParts({"t"}, {1, 2, 3, 4});  // two vectors for one item
   EXPECT_EQ(Catalog::Build(std::move(parts), testing::ExactCatalogOptions()).status().code(),
             absl::StatusCode::kDataLoss);
+}
+
+TEST(CatalogBuildTest, StringsUpToTheLimitAndNoLonger) {
+  const std::string longest(Item::kMaxStringBytes, 'a');
+  testing::CatalogBuilder ok(2);
+  ok.Add(longest, v1::TRACK, longest, {1, 0}).Add("t2", v1::TRACK, "b", {0, 1});
+  ASSERT_OK_AND_ASSIGN(auto c, ok.Build());
+  ASSERT_TRUE(c->Find(longest).has_value());
+  const Item& item = c->item(*c->Find(longest));
+  EXPECT_EQ(item.id(), longest);
+  EXPECT_EQ(item.artist_id(), longest);
+  EXPECT_EQ(c->item(*c->Find("t2")).artist_id(), "b");
+  testing::CatalogBuilder too_long(2);
+  too_long.Add(longest + "a", v1::TRACK, "a", {1, 0});
+  const absl::Status s = too_long.Build().status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("65536 bytes"), std::string::npos) << s;
 }
 
 TEST(CatalogBuildTest, ArtistItemsUseTheirOwnVector) {

@@ -190,17 +190,17 @@ TEST_F(FiltersTest, RankerWeightsDiversityAndCap) {
 
 TEST_F(FiltersTest, ArtistCapCountsOnlyPicks) {
   const index::Item& rock1 = catalog_->item(Id("rock1"));
-  ASSERT_FALSE(rock1.artist_id.empty());
+  ASSERT_FALSE(rock1.artist_id().empty());
   ArtistCounts per_artist;
   EXPECT_FALSE(ArtistCapped(rock1, 1, per_artist));
   EXPECT_TRUE(per_artist.empty());  // asking does not add the artist
-  per_artist[rock1.artist_id] = 1;
+  per_artist[rock1.artist_id()] = 1;
   EXPECT_TRUE(ArtistCapped(rock1, 1, per_artist));
   EXPECT_FALSE(ArtistCapped(rock1, 2, per_artist));
   EXPECT_FALSE(ArtistCapped(rock1, 0, per_artist));  // 0 = no cap
   // Only the picks are counted, though MMR checks every candidate's artist in each round.
   std::vector<Candidate> pool = {{Id("rock1"), 1.0f}, {Id("rock2"), 0.99f}, {Id("pop1"), 0.5f}};
-  ASSERT_NE(catalog_->item(Id("pop1")).artist_id, rock1.artist_id);
+  ASSERT_NE(catalog_->item(Id("pop1")).artist_id(), rock1.artist_id());
   RankingOptions diverse;
   diverse.diversity = 0.5f;
   per_artist.clear();
