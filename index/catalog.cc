@@ -129,6 +129,18 @@ static_assert(sizeof(Item) <= 80, "Item grew: every byte costs 1 MB per million 
 
 Catalog::Catalog() : by_id_(0, ExternalIdHash{&items_}, ExternalIdEq{&items_}) {}
 
+absl::Status CheckItemStrings(absl::string_view id, absl::string_view artist_id,
+                              absl::string_view name) {
+  for (absl::string_view s : {id, artist_id, name}) {
+    if (s.size() > Item::kMaxStringBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("item '", id.substr(0, 64), "': a string of ", s.size(), " bytes (at most ",
+                       Item::kMaxStringBytes, " for an id, artist id or name)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string SpaceOfKind(v1::ItemKind kind) {
   return (kind == v1::EPISODE || kind == v1::SHOW) ? kPodcastSpace : kMusicSpace;
 }
@@ -354,12 +366,8 @@ absl::Status Catalog::ItemTableBuilder::Add(
       !std::isfinite(f.energy)) {
     return absl::DataLossError(absl::StrCat("item '", f.id, "' has a bad numeric field"));
   }
-  for (absl::string_view s : {f.id, f.artist_id, f.name}) {
-    if (s.size() > Item::kMaxStringBytes) {
-      return absl::DataLossError(absl::StrCat("item '", f.id.substr(0, 64), "': a string of ",
-                                              s.size(), " bytes (at most ", Item::kMaxStringBytes,
-                                              " for an id, artist id or name)"));
-    }
+  if (absl::Status s = CheckItemStrings(f.id, f.artist_id, f.name); !s.ok()) {
+    return absl::DataLossError(s.message());
   }
   // Strings and lists go to the catalog's arenas; views are made in Finish, once they stop
   // growing.

@@ -78,6 +78,11 @@ struct Item {
   uint16_t name_len = 0;
 };
 
+// OK when an item's id, artist id and name each fit Item::kMaxStringBytes, else
+// INVALID_ARGUMENT naming the item. The snapshot builder and Catalog's loader both apply it.
+absl::Status CheckItemStrings(absl::string_view id, absl::string_view artist_id,
+                              absl::string_view name);
+
 // Vectors of one space plus the index over them; row r belongs to item row_to_item[r].
 struct EmbeddingSpace {
   std::string name;

@@ -34,14 +34,8 @@ absl::Status Validate(const SnapshotContents& c) {
     if (item.kind() == v1::ITEM_KIND_UNSPECIFIED) {
       return absl::InvalidArgumentError(absl::StrCat("item '", item.id(), "': no kind"));
     }
-    // What the server's catalog accepts (index::Item): refused here, not at load.
-    for (const std::string* s : {&item.id(), &item.artist_id(), &item.name()}) {
-      if (s->size() > index::Item::kMaxStringBytes) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "item '", item.id().substr(0, 64), "': a string of ", s->size(), " bytes (at most ",
-            index::Item::kMaxStringBytes, " for an id, artist id or name)"));
-      }
-    }
+    // What the server's catalog accepts: refused here, not at load.
+    RETURN_IF_ERROR(index::CheckItemStrings(item.id(), item.artist_id(), item.name()));
     ++rows[index::SpaceOfKind(item.kind())];
   }
   for (const auto& [space, n] : rows) {
