@@ -6,9 +6,12 @@
 // k = count * 4 + items excluded), captured in process and replayed.
 // With --graph_rows=N it instead builds a fresh HNSW graph over the first N rows (inner product,
 // angular, or the MIPS-to-L2 reduction) to compare graph variants on the same queries.
+// Recommend's searches for far taste vectors (recommend::IsFarQuery) are replayed with
+// --far_ef_search and --upper_ef, the near ones with --ef_search alone, as the server does; every
+// combination of the three lists is one setting.
 // Usage: encore-bench-ann --snapshot_dir=DIR [--queries=1000]
 //        [--ef_search=96[,128,...]] [--pace_us=0] [--entry_points=4] [--history_dir=DIR --users=N
-//        [--count=20]]
+//        [--count=20] [--far_cos=0.85] [--far_ef_search=224[,...]] [--upper_ef=64[,...]]]
 //        [--graph_rows=N [--graph_m=32] [--graph_ef_construction=40] [--graph_metric=ip]]
 #include <faiss/IndexHNSW.h>
 
@@ -41,10 +44,15 @@ ABSL_FLAG(int, exact_queries, 200, "Queries also run through exact search for re
 ABSL_FLAG(std::vector<std::string>, ef_search, {"96"},
           "HNSW beam width (the server's --ef_search); a comma list measures each on the same "
           "queries, one line per value");
-ABSL_FLAG(std::vector<std::string>, upper_ef, {"0"},
-          "With --history_dir: level-1 beam width of Recommend's searches (the server's "
-          "--hnsw_upper_ef); a comma list measures each, interleaved with the --ef_search values "
-          "query by query");
+ABSL_FLAG(std::vector<std::string>, upper_ef, {"64"},
+          "With --history_dir: level-1 beam widths of the far searches (comma list; 0 = none; the "
+          "first also for the in-process Recommend timing)");
+ABSL_FLAG(
+    std::vector<std::string>, far_ef_search, {"224"},
+    "With --history_dir: beam widths of the far searches (comma list; never below --ef_search)");
+ABSL_FLAG(double, far_cos, 0.85,
+          "With --history_dir: taste vectors whose cosine with every entry point is below this "
+          "are far (the server's --hnsw_far_cos)");
 ABSL_FLAG(int, k, 10, "Neighbours per query");
 ABSL_FLAG(std::string, history_dir, "",
           "Replay the Recommend pipeline's own searches for listeners in this RocksDB history "
@@ -81,6 +89,7 @@ struct Query {
   std::vector<float> vector;
   int k;
   std::vector<int64_t> entries;  // SearchParams::entry_rows
+  bool far = false;              // a far taste vector (recommend::IsFarQuery)
 };
 
 // In-process time of one Recommend call: mean and quantiles, in ms.
@@ -90,9 +99,11 @@ struct CallTimes {
 };
 
 // Runs Recommend for `n` sampled listeners and returns every index search it issued, with the
-// in-process time of one Recommend call (its searches use the level-1 beam width `upper_ef`).
+// in-process time of one Recommend call (its far searches use the beam width `far_ef_search` and
+// the level-1 beam width `upper_ef`).
 absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::Catalog& catalog,
-                                                          int n, int upper_ef, std::mt19937_64& rng,
+                                                          int n, int upper_ef, int far_ef_search,
+                                                          std::mt19937_64& rng,
                                                           CallTimes* recommend_ms) {
   const int users = absl::GetFlag(FLAGS_users);
   if (users <= 0) return absl::InvalidArgumentError("--history_dir needs --users > 0");
@@ -102,10 +113,14 @@ absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::C
   encore::recommend::PipelineOptions options;
   options.entry_points = absl::GetFlag(FLAGS_entry_points);
   options.upper_ef = upper_ef;
-  options.on_index_search = [&captured](absl::Span<const float> q, int k,
-                                        const encore::index::SearchParams& p) {
+  options.far_ef_search = far_ef_search;
+  options.far_cos = static_cast<float>(absl::GetFlag(FLAGS_far_cos));
+  const encore::index::MatrixView vectors = catalog.space(encore::index::kMusicSpace)->vectors;
+  options.on_index_search = [&captured, &vectors, &options](absl::Span<const float> q, int k,
+                                                            const encore::index::SearchParams& p) {
     captured.push_back({std::vector<float>(q.begin(), q.end()), k,
-                        std::vector<int64_t>(p.entry_rows.begin(), p.entry_rows.end())});
+                        std::vector<int64_t>(p.entry_rows.begin(), p.entry_rows.end()),
+                        encore::recommend::IsFarQuery(vectors, q, p.entry_rows, options.far_cos)});
   };
   encore::recommend::RecommendPipeline pipeline(history.get(), options);
   std::vector<std::string> sampled(n);
@@ -254,9 +269,14 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   encore::index::CatalogOptions o;
   o.index.hnsw_search = absl::GetFlag(FLAGS_hnsw_search);
-  std::vector<int> efs, upper_efs;
+  std::vector<int> efs, upper_efs, far_efs;
   if (!ParseIntList("ef_search", absl::GetFlag(FLAGS_ef_search), 1, &efs) ||
-      !ParseIntList("upper_ef", absl::GetFlag(FLAGS_upper_ef), 0, &upper_efs)) {
+      !ParseIntList("upper_ef", absl::GetFlag(FLAGS_upper_ef), 0, &upper_efs) ||
+      !ParseIntList("far_ef_search", absl::GetFlag(FLAGS_far_ef_search), 0, &far_efs)) {
+    return 1;
+  }
+  if (const double c = absl::GetFlag(FLAGS_far_cos); !(c >= -1 && c <= 1)) {
+    std::fprintf(stderr, "--far_cos must be in [-1, 1], got %g\n", c);
     return 1;
   }
   o.index.ef_search = efs[0];
@@ -281,7 +301,7 @@ int main(int argc, char** argv) {
   const bool serving = !absl::GetFlag(FLAGS_history_dir).empty();
   if (serving) {
     auto captured = CaptureServingSearches(**catalog, absl::GetFlag(FLAGS_queries), upper_efs[0],
-                                           rng, &recommend_ms);
+                                           far_efs[0], rng, &recommend_ms);
     if (!captured.ok()) {
       std::fprintf(stderr, "%s\n", captured.status().ToString().c_str());
       return 1;
@@ -352,21 +372,26 @@ int main(int argc, char** argv) {
   // setting does not find the previous one's nodes still cached.
   constexpr size_t kBlock = 100;
   struct Setting {
-    int ef = 0, upper_ef = 0;
+    int ef = 0, upper_ef = 0, far_ef = 0;  // far searches use max(ef, far_ef)
     std::vector<std::vector<encore::index::Neighbor>> results;
     std::vector<double> each_ms;
     double total_ms = 0;
+    double far_ms = 0;  // of total_ms, the far searches'
   };
   std::vector<Setting> settings;
   for (const int ef : efs) {
-    // Only Recommend's searches use the level-1 beam; item probes stand for SimilarItems.
+    // Only Recommend's far searches use the level-1 beam and their own beam width; item probes
+    // stand for SimilarItems.
     for (const int upper_ef : serving ? upper_efs : std::vector<int>{0}) {
-      Setting setting;
-      setting.ef = ef;
-      setting.upper_ef = upper_ef;
-      setting.results.resize(queries.size());
-      setting.each_ms.reserve(queries.size());
-      settings.push_back(std::move(setting));
+      for (const int far_ef : serving ? far_efs : std::vector<int>{0}) {
+        Setting setting;
+        setting.ef = ef;
+        setting.upper_ef = upper_ef;
+        setting.far_ef = far_ef;
+        setting.results.resize(queries.size());
+        setting.each_ms.reserve(queries.size());
+        settings.push_back(std::move(setting));
+      }
     }
   }
   for (size_t block = 0; block < queries.size(); block += kBlock) {
@@ -374,8 +399,11 @@ int main(int argc, char** argv) {
       for (size_t i = block; i < std::min(block + kBlock, queries.size()); ++i) {
         encore::index::SearchParams params;
         params.ef_search = setting.ef;
-        params.upper_ef = setting.upper_ef;
         params.entry_rows = queries[i].entries;
+        if (queries[i].far) {
+          params.ef_search = std::max(setting.ef, setting.far_ef);
+          params.upper_ef = setting.upper_ef;
+        }
         if (pace_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(pace_us));
         const auto q0 = std::chrono::steady_clock::now();
         auto r = search(queries[i].vector, queries[i].k, params);
@@ -383,6 +411,7 @@ int main(int argc, char** argv) {
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q0)
                 .count());
         setting.total_ms += setting.each_ms.back();
+        if (queries[i].far) setting.far_ms += setting.each_ms.back();
         if (!r.ok()) {
           std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
           return 1;
@@ -399,7 +428,7 @@ int main(int argc, char** argv) {
     auto quantile = [&each_ms](double q) {
       return each_ms[std::min(each_ms.size() - 1, static_cast<size_t>(q * each_ms.size()))];
     };
-    int hits = 0;
+    int hits = 0, far_hits = 0, far_exact = 0;
     // How much of the exact top k's total inner product the served top k reaches: a miss that is
     // a near tie costs little, one far down the ranking costs a lot.
     double served_score = 0, exact_score = 0;
@@ -412,8 +441,10 @@ int main(int argc, char** argv) {
       }
       for (size_t j = 0; j < results[i].size() && j < static_cast<size_t>(k); ++j) {
         hits += want.contains(results[i][j].row);
+        if (queries[i].far) far_hits += want.contains(results[i][j].row);
         served_score += results[i][j].score;
       }
+      far_exact += queries[i].far;
     }
     std::printf(
         "index=%s search=%s walk=%s rows=%lld dim=%d ef_search=%d entry_points=%d upper_ef=%d "
@@ -428,6 +459,20 @@ int main(int argc, char** argv) {
         exact_ms, k, static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
         exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
     if (serving) {
+      // The split by reach: far searches' share of the queries, their recall and time, and the
+      // near ones' recall.
+      size_t far = 0;
+      for (const auto& q : queries) far += q.far;
+      const int near_exact = n_exact - far_exact;
+      std::printf(
+          " far_cos=%.2f far_ef_search=%d far_share=%.3f far_ms_per_query=%.4f "
+          "near_ms_per_query=%.4f "
+          "far_recall_at_%d=%.4f near_recall_at_%d=%.4f",
+          absl::GetFlag(FLAGS_far_cos), std::max(setting.ef, setting.far_ef),
+          static_cast<double>(far) / queries.size(), setting.far_ms / std::max<size_t>(far, 1),
+          (setting.total_ms - setting.far_ms) / std::max<size_t>(queries.size() - far, 1), k,
+          static_cast<double>(far_hits) / (k * std::max(far_exact, 1)), k,
+          static_cast<double>(hits - far_hits) / (k * std::max(near_exact, 1)));
       std::printf(
           " recommend_ms_per_call=%.4f recommend_ms_p50=%.4f recommend_ms_p99=%.4f "
           "recommend_ms_max=%.4f recommend_index_share=%.3f",

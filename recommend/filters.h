@@ -43,6 +43,9 @@ struct FilterStats {
   // Index searches run for the request: [0] first searches, [1] widened re-searches (taken when
   // too few candidates passed the filters).
   std::array<int64_t, 2> ann_searches{};
+  // Recommend's taste-vector searches: [0] near, [1] far from their entry points
+  // (PipelineOptions::far_cos).
+  std::array<int64_t, 2> taste_queries{};
   // Wall time of each of those searches, in order.
   absl::InlinedVector<double, 2> ann_seconds;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
 #include "common/status_macros.h"
+#include "index/simd_distance.h"
 
 namespace encore::recommend {
 namespace {
@@ -34,18 +36,15 @@ struct CandidateSets {
 };
 
 // Widens the index search until `target` candidates pass or the space is exhausted.
+// `params` are the search settings of every round.
 absl::Status GatherFromIndex(const Catalog& catalog, const index::EmbeddingSpace& space,
-                             absl::Span<const float> query, absl::Span<const int64_t> entry_rows,
-                             int upper_ef, int base_k, int target, const PipelineOptions& options,
+                             absl::Span<const float> query, const index::SearchParams& params,
+                             int base_k, int target, const PipelineOptions& options,
                              const absl::flat_hash_set<ItemId>& excluded,
                              const absl::flat_hash_set<int>& kinds, const CandidateFilter& filter,
                              FilterStats* stats, CandidateSets* out) {
   const int64_t n = space.index->size();
   int64_t k = std::min<int64_t>(std::max(base_k, 1), n);
-  index::SearchParams params;
-  params.ef_search = options.ef_search;
-  params.entry_rows = entry_rows;
-  params.upper_ef = upper_ef;
   // Rows seen in earlier rounds (one search returns distinct rows, so only a widened search
   // needs this; it is filled only then).
   absl::flat_hash_set<int64_t> seen;
@@ -109,6 +108,19 @@ std::vector<int64_t> EntryRows(const Catalog& catalog, const index::EmbeddingSpa
     if (i < anchors.size() && static_cast<int>(rows.size()) < limit) add(anchors[i]);
   }
   return rows;
+}
+
+// The settings of a Recommend search for a taste vector (see PipelineOptions::far_cos).
+index::SearchParams TasteSearchParams(const PipelineOptions& options,
+                                      absl::Span<const int64_t> entries, bool far) {
+  index::SearchParams params;
+  params.entry_rows = entries;
+  params.ef_search = options.ef_search;
+  if (far) {
+    params.ef_search = std::max(options.ef_search, options.far_ef_search);
+    params.upper_ef = options.upper_ef;
+  }
+  return params;
 }
 
 // A pick and why it was made.
@@ -234,6 +246,22 @@ absl::StatusOr<ItemId> FindOrNotFound(const Catalog& catalog, const std::string&
 }
 
 }  // namespace
+
+bool IsFarQuery(const index::MatrixView& vectors, absl::Span<const float> query,
+                absl::Span<const int64_t> rows, float far_cos) {
+  const double qq = index::InnerProduct(query.data(), query.data(), query.size());
+  if (!(qq > 0)) return false;
+  bool any = false;
+  double best = -1.0;
+  for (int64_t r : rows) {
+    const float* x = vectors.row(r);
+    const double xx = index::InnerProduct(x, x, query.size());
+    if (!(xx > 0)) continue;
+    any = true;
+    best = std::max(best, index::InnerProduct(query.data(), x, query.size()) / std::sqrt(qq * xx));
+  }
+  return any && best < far_cos;
+}
 
 RecommendPipeline::RecommendPipeline(storage::HistoryStore* history, PipelineOptions options)
     : history_(history), options_(std::move(options)) {
@@ -362,8 +390,11 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
       const int target = reranks ? count * std::max(options_.rerank_factor, 1) : count;
       const std::vector<int64_t> entries =
           EntryRows(catalog, *space, space_seeds, profile.anchors, options_.entry_points);
-      RETURN_IF_ERROR(GatherFromIndex(catalog, *space, query, entries, options_.upper_ef, base_k,
-                                      target, options_, excluded, kind_set, filter, stats, &sets));
+      const bool far = IsFarQuery(space->vectors, query, entries, options_.far_cos);
+      ++stats->taste_queries[far ? 1 : 0];
+      RETURN_IF_ERROR(GatherFromIndex(catalog, *space, query,
+                                      TasteSearchParams(options_, entries, far), base_k, target,
+                                      options_, excluded, kind_set, filter, stats, &sets));
     }
     ArtistCounts per_artist;
     std::vector<Candidate> ranked = RankAndSelect(catalog, sets.pass, listener, ranking, count,
@@ -447,7 +478,10 @@ absl::Status RecommendPipeline::SimilarItems(const Catalog& catalog,
   const std::vector<int64_t> entries =
       EntryRows(catalog, space, {item}, {}, std::min(options_.entry_points, 1));
   // The item is its own best start: no level-1 search.
-  RETURN_IF_ERROR(GatherFromIndex(catalog, space, catalog.vector(item), entries, /*upper_ef=*/0,
+  index::SearchParams params;
+  params.ef_search = options_.ef_search;
+  params.entry_rows = entries;
+  RETURN_IF_ERROR(GatherFromIndex(catalog, space, catalog.vector(item), params,
                                   count * options_.candidate_multiplier + 1, count, options_,
                                   excluded, {source.kind}, filter, stats, &sets));
   // Nearest first; no artist cap, so "more by this artist" can show up.

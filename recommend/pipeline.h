@@ -35,10 +35,17 @@ struct PipelineOptions {
   // instead of descending from the graph's global entry point (index::SearchParams::entry_rows).
   // 0 = always descend. Default: 4.
   int entry_points = 4;
-  // Recommend's HNSW searches: beam width of the level-1 search that picks the base layer's start
-  // among the entry points and the graph's coarse regions (index::SearchParams::upper_ef); finds
-  // the best matches of listeners spread over several genres. 0 = off (the default).
-  int upper_ef = 0;
+  // Recommend's searches for far taste vectors: those whose cosine with every one of their entry
+  // points is below far_cos (see IsFarQuery) -- listeners spread over several genres, whose best
+  // matches lie between the regions their own strongest items start the search in. Those
+  // searches use the beam width far_ef_search (never below ef_search) and a level-1 search of width
+  // upper_ef that picks the base layer's start among the entry points and the graph's coarse
+  // regions (index::SearchParams::upper_ef; 0 = off). Near taste vectors, already found well by
+  // the entry points, use ef_search alone. far_cos = -1: no search is far; 1: every search with
+  // entry points is. Defaults: 0.85, 224, 64.
+  float far_cos = 0.85f;
+  int far_ef_search = 224;
+  int upper_ef = 64;
   // Share of the query that comes from the seeds when a user has both history and seeds.
   // Default: 0.5.
   float seed_weight = 0.5f;
@@ -56,6 +63,12 @@ struct PipelineOptions {
   std::function<void(absl::Span<const float> query, int k, const index::SearchParams& params)>
       on_index_search;
 };
+
+// Whether `query` is far from the rows its search starts from: its largest cosine with any of
+// `rows` (rows of `vectors`, of query.size() floats) is below `far_cos`. Never far for a zero
+// query or without a row of non-zero length.
+bool IsFarQuery(const index::MatrixView& vectors, absl::Span<const float> query,
+                absl::Span<const int64_t> rows, float far_cos);
 
 // Runs every RPC's logic against one pinned catalog. Holds no per-request state.
 // Thread safety: all methods are const and thread-safe. REQUIRES: `history` outlives this.

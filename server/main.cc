@@ -40,12 +40,19 @@ ABSL_FLAG(int, hnsw_entry_points, 4,
           "HNSW searches start from up to this many of the listener's strongest items and seeds "
           "(SimilarItems: the item itself) instead of the graph's global entry point; 0 = always "
           "descend from the global entry point");
-ABSL_FLAG(int, hnsw_upper_ef, 0,
-          "Recommend's HNSW searches pick their start among the entry points and the results of "
-          "a level-1 search of this beam width over the graph's coarse nodes (finds the best "
-          "matches of listeners spread over several genres; on the 1M benchmark 64 with "
-          "--ef_search=128 lifts recall@10 of these searches from 0.914 to 0.952 at 1.7x their "
-          "time); 0 = off, at most 1024");
+ABSL_FLAG(double, hnsw_far_cos, 0.85,
+          "A Recommend taste vector whose cosine with every one of its entry points is below "
+          "this is far (a listener spread over several genres) and gets the wider search: "
+          "--hnsw_far_ef_search and the level-1 beam --hnsw_upper_ef. -1 = no search is far, "
+          "1 = every search is");
+ABSL_FLAG(int, hnsw_far_ef_search, 224,
+          "HNSW beam width of Recommend's far searches (see --hnsw_far_cos); never below "
+          "--ef_search");
+ABSL_FLAG(int, hnsw_upper_ef, 64,
+          "Recommend's far searches (see --hnsw_far_cos) pick their start among the entry points "
+          "and the results of a level-1 search of this beam width over the graph's coarse nodes, "
+          "where the best matches of listeners spread over several genres are found; 0 = off, at "
+          "most 1024");
 ABSL_FLAG(
     std::string, hnsw_search, "auto",
     "HNSW search implementation over the same graph: encore (prefetching, reusable visited "
@@ -132,13 +139,23 @@ int main(int argc, char** argv) {
   if (history_dir.empty()) return Fail("--history_dir is required");
   const int entry_points = absl::GetFlag(FLAGS_hnsw_entry_points);
   const int upper_ef = absl::GetFlag(FLAGS_hnsw_upper_ef);
-  for (const auto& [flag, value, most] : {std::make_tuple("hnsw_entry_points", entry_points, 64),
-                                          std::make_tuple("hnsw_upper_ef", upper_ef, 1024)}) {
+  const int far_ef_search = absl::GetFlag(FLAGS_hnsw_far_ef_search);
+  for (const auto& [flag, value, most] :
+       {std::make_tuple("hnsw_entry_points", entry_points, 64),
+        std::make_tuple("hnsw_upper_ef", upper_ef, 1024),
+        std::make_tuple("hnsw_far_ef_search", far_ef_search, 4096)}) {
     if (value < 0 || value > most) {
       return Fail(absl::InvalidArgumentError(
                       absl::StrCat("--", flag, " must be in [0, ", most, "], got ", value))
                       .ToString());
     }
+  }
+
+  const double far_cos = absl::GetFlag(FLAGS_hnsw_far_cos);
+  if (!(far_cos >= -1.0 && far_cos <= 1.0)) {
+    return Fail(
+        absl::InvalidArgumentError(absl::StrCat("--hnsw_far_cos must be in [-1, 1], got ", far_cos))
+            .ToString());
   }
 
   if (absl::Status s = encore::index::CheckHnswSearch(absl::GetFlag(FLAGS_hnsw_search)); !s.ok()) {
@@ -178,6 +195,9 @@ int main(int argc, char** argv) {
   pipeline_options.history_limit = absl::GetFlag(FLAGS_history_limit);
   pipeline_options.entry_points = entry_points;
   pipeline_options.upper_ef = upper_ef;
+  pipeline_options.far_cos = static_cast<float>(far_cos);
+  pipeline_options.far_ef_search = far_ef_search;
+  pipeline_options.ef_search = absl::GetFlag(FLAGS_ef_search);
   pipeline_options.max_per_artist = absl::GetFlag(FLAGS_max_per_artist);
   pipeline_options.profile.half_life_days = absl::GetFlag(FLAGS_half_life_days);
   pipeline_options.profile.taste = absl::GetFlag(FLAGS_taste);

@@ -59,6 +59,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                   .Register(*registry_);
   ann_first_ = &ann.Add({{"round", "first"}});
   ann_widened_ = &ann.Add({{"round", "widened"}});
+  auto& taste = prometheus::BuildCounter()
+                    .Name("encore_taste_queries_total")
+                    .Help(
+                        "Recommend's taste-vector queries by reach: near one of their entry "
+                        "points, or far (searched wider; see --hnsw_far_cos).")
+                    .Register(*registry_);
+  taste_near_ = &taste.Add({{"reach", "near"}});
+  taste_far_ = &taste.Add({{"reach", "far"}});
   // 25us .. ~26ms, doubling: one HNSW search over 1M items takes ~0.4 ms.
   prometheus::Histogram::BucketBoundaries search_buckets;
   for (double v = 25e-6; v < 0.03; v *= 2) search_buckets.push_back(v);
@@ -84,6 +92,11 @@ void Metrics::RecordIndexSearch(double seconds) { index_search_->Observe(seconds
 void Metrics::RecordAnnSearches(int64_t first, int64_t widened) {
   if (first > 0) ann_first_->Increment(static_cast<double>(first));
   if (widened > 0) ann_widened_->Increment(static_cast<double>(widened));
+}
+
+void Metrics::RecordTasteQueries(int64_t near, int64_t far) {
+  if (near > 0) taste_near_->Increment(static_cast<double>(near));
+  if (far > 0) taste_far_->Increment(static_cast<double>(far));
 }
 
 absl::Status Metrics::Expose(const std::string& host, int port) {

@@ -43,6 +43,8 @@ class Metrics {
   void RecordFilterRemovals(const std::string& filter, int64_t n);
   // Adds index searches: first ones and widened re-searches.
   void RecordAnnSearches(int64_t first, int64_t widened);
+  // Adds Recommend's taste-vector queries: near and far from their entry points.
+  void RecordTasteQueries(int64_t near, int64_t far);
   // Records the wall time of one index search.
   void RecordIndexSearch(double seconds);
   // Publishes the serving catalog's version and item counts.
@@ -62,6 +64,8 @@ class Metrics {
   prometheus::Counter* history_writes_;
   prometheus::Counter* ann_first_;
   prometheus::Counter* ann_widened_;
+  prometheus::Counter* taste_near_;
+  prometheus::Counter* taste_far_;
   prometheus::Histogram* index_search_;
   prometheus::Family<prometheus::Counter>* filter_removals_;
   absl::Mutex mu_;

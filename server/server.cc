@@ -122,6 +122,7 @@ class RecommenderImpl final : public v1::Recommender::CallbackService {
         metrics_->RecordFilterRemovals(recommend::FilterName(k), stats.removed[k]);
     }
     metrics_->RecordAnnSearches(stats.ann_searches[0], stats.ann_searches[1]);
+    metrics_->RecordTasteQueries(stats.taste_queries[0], stats.taste_queries[1]);
     for (double seconds : stats.ann_seconds) metrics_->RecordIndexSearch(seconds);
   }
 

@@ -173,23 +173,88 @@ TEST_F(PipelineTest, SearchesStartFromSeedsAndStrongestItems) {
   EXPECT_TRUE(entries[1].empty());
 }
 
-// The level-1 beam width reaches Recommend's searches only: SimilarItems starts at the item.
-TEST_F(PipelineTest, UpperBeamWidthIsForRecommendOnly) {
-  std::vector<int> upper;
+// A taste vector near one of its entry points is searched with ef_search alone; one far from all
+// of them (a listener spread over genres) with far_ef_search and the level-1 beam. SimilarItems
+// starts at the item itself: never the wider search.
+TEST_F(PipelineTest, FarTasteVectorsGetTheWiderSearch) {
+  std::vector<std::pair<int, int>> searched;  // (ef_search, upper_ef) of each search
   PipelineOptions o;
+  o.ef_search = 10;
+  o.far_ef_search = 40;
   o.upper_ef = 48;
-  o.on_index_search = [&upper](absl::Span<const float>, int, const index::SearchParams& p) {
-    upper.push_back(p.upper_ef);
+  o.on_index_search = [&searched](absl::Span<const float>, int, const index::SearchParams& p) {
+    searched.emplace_back(p.ef_search, p.upper_ef);
   };
   Reset(o);
-  Play("u", "r1", kNow - kDay);
-  ASSERT_OK(Rec(Req("u", 2)).status());
+  Play("near", "r1", kNow - kDay);
+  // Rock and jazz on the same day: the taste vector sits between them, cosine ~0.71 with each.
+  Play("far", "r1", kNow - kDay);
+  Play("far", "j1", kNow - kDay);
+  auto run = [&](const std::string& user) {
+    searched.clear();
+    v1::RecommendResponse resp;
+    FilterStats stats;
+    EXPECT_OK(pipeline_->Recommend(*catalog_, Req(user, 2), &resp, &stats));
+    EXPECT_EQ(resp.items_size(), 2);
+    return std::make_pair(searched, stats.taste_queries);
+  };
+  using Searches = std::vector<std::pair<int, int>>;
+  using Counts = std::array<int64_t, 2>;
+  EXPECT_EQ(run("near"), std::make_pair(Searches{{10, 0}}, Counts{1, 0}));
+  EXPECT_EQ(run("far"), std::make_pair(Searches{{40, 48}}, Counts{0, 1}));
+
+  searched.clear();
   v1::SimilarItemsRequest similar;
   similar.set_item_id("r2");
   similar.set_count(2);
   v1::SimilarItemsResponse similar_resp;
   ASSERT_OK(pipeline_->SimilarItems(*catalog_, similar, &similar_resp));
-  EXPECT_EQ(upper, (std::vector<int>{48, 0}));
+  EXPECT_EQ(searched, (Searches{{10, 0}}));
+
+  // A far_ef_search below ef_search: the far search keeps ef_search and still gets the level-1
+  // beam.
+  o.far_ef_search = 5;
+  Reset(o);
+  EXPECT_EQ(run("far"), std::make_pair(Searches{{10, 48}}, Counts{0, 1}));
+  // far_cos -1: nothing is far; 1: everything not parallel to an entry point is.
+  o.far_ef_search = 40;
+  o.far_cos = -1.0f;
+  Reset(o);
+  EXPECT_EQ(run("far"), std::make_pair(Searches{{10, 0}}, Counts{1, 0}));
+  o.far_cos = 1.0f;
+  Reset(o);
+  EXPECT_EQ(run("far"), std::make_pair(Searches{{40, 48}}, Counts{0, 1}));
+  // A threshold below the listener's cosine (~0.71): near.
+  o.far_cos = 0.7f;
+  Reset(o);
+  EXPECT_EQ(run("far"), std::make_pair(Searches{{10, 0}}, Counts{1, 0}));
+}
+
+TEST(IsFarQueryTest, ComparesTheBestCosineWithTheThreshold) {
+  // Rows: x, y, a zero row, and 3x (length does not matter, only the angle).
+  const std::vector<float> data = {1, 0, 0, 0, 1, 0, 0, 0, 0, 3, 0, 0};
+  const index::MatrixView rows(data.data(), 4, 3);
+  const std::vector<float> between = {1, 1, 0};  // cosine 0.707 with x and with y
+  const std::vector<int64_t> xy = {0, 1};
+  EXPECT_TRUE(IsFarQuery(rows, between, xy, 0.85f));
+  EXPECT_FALSE(IsFarQuery(rows, between, xy, 0.70f));
+  const std::vector<float> along_x = {2, 0.1f, 0};
+  EXPECT_FALSE(IsFarQuery(rows, along_x, xy, 0.85f));
+  const std::vector<int64_t> scaled_x = {3};
+  EXPECT_FALSE(IsFarQuery(rows, along_x, scaled_x, 0.85f));
+  // Opposite directions are as far as it gets; -1 still means "never far".
+  const std::vector<float> minus_x = {-1, 0, 0};
+  const std::vector<int64_t> x = {0};
+  EXPECT_TRUE(IsFarQuery(rows, minus_x, x, 0.0f));
+  EXPECT_FALSE(IsFarQuery(rows, minus_x, x, -1.0f));
+  // 1: far unless parallel to a row.
+  EXPECT_TRUE(IsFarQuery(rows, between, xy, 1.0f));
+  // Nothing to compare with: never far.
+  EXPECT_FALSE(IsFarQuery(rows, between, {}, 0.85f));
+  const std::vector<int64_t> zero = {2};
+  EXPECT_FALSE(IsFarQuery(rows, between, zero, 0.85f));
+  const std::vector<float> nothing = {0, 0, 0};
+  EXPECT_FALSE(IsFarQuery(rows, nothing, xy, 0.85f));
 }
 
 TEST_F(PipelineTest, ArtistCapSpreadsArtists) {

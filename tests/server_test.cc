@@ -339,6 +339,12 @@ TEST_P(ServerTest, CatalogInfoAndMetrics) {
   EXPECT_GE(searches, 2);
   EXPECT_EQ(MetricValue(page, "encore_index_search_seconds_count"), searches) << page;
   EXPECT_GT(MetricValue(page, "encore_index_search_seconds_sum"), 0);
+  // Every first-round search of a Recommend call is a taste-vector query, near or far.
+  const double near = MetricValue(page, "encore_taste_queries_total{reach=\"near\"}");
+  const double far = MetricValue(page, "encore_taste_queries_total{reach=\"far\"}");
+  EXPECT_GE(near, 0) << page;
+  EXPECT_GE(far, 0) << page;
+  EXPECT_EQ(near + far, MetricValue(page, "encore_ann_searches_total{round=\"first\"}"));
 }
 
 TEST_P(ServerTest, NoChristmasInJulyButMaybeInDecember) {
