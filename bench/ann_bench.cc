@@ -9,6 +9,9 @@
 // Recommend's searches for far taste vectors (recommend::IsFarQuery) are replayed with
 // --far_ef_search and --upper_ef, the near ones with --ef_search alone, as the server does; every
 // combination of the three lists is one setting.
+// --save_queries=PATH keeps the captured searches; --load_queries=PATH replays them later
+// without the history store (bench/e2e.sh times them again between load runs while the server
+// holds the store).
 // Usage: encore-bench-ann --snapshot_dir=DIR [--queries=1000]
 //        [--ef_search=96[,128,...]] [--pace_us=0] [--entry_points=4] [--history_dir=DIR --users=N
 //        [--count=20] [--far_cos=0.85] [--far_ef_search=224[,...]] [--upper_ef=64[,...]]]
@@ -19,7 +22,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -53,6 +58,11 @@ ABSL_FLAG(
 ABSL_FLAG(double, far_cos, 0.85,
           "With --history_dir: taste vectors whose cosine with every entry point is below this "
           "are far (the server's --hnsw_far_cos)");
+ABSL_FLAG(std::string, save_queries, "",
+          "With --history_dir: also write the captured searches (vector, k, entry rows, far) here");
+ABSL_FLAG(std::string, load_queries, "",
+          "Replay the searches a --save_queries run wrote (no history store needed; their far "
+          "split is the capture's)");
 ABSL_FLAG(int, k, 10, "Neighbours per query");
 ABSL_FLAG(std::string, history_dir, "",
           "Replay the Recommend pipeline's own searches for listeners in this RocksDB history "
@@ -156,6 +166,78 @@ absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::C
     recommend_ms->max = each_ms.back();
   }
   return captured;
+}
+
+constexpr char kQueriesMagic[8] = {'E', 'N', 'C', 'Q', 'R', 'Y', '0', '1'};
+
+// Writes `queries` (of `calls` Recommend calls, vectors of `dim` floats) to `path`.
+absl::Status SaveQueries(const std::string& path, int32_t calls, int32_t dim,
+                         const std::vector<Query>& queries) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
+  if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot write ", path));
+  const int64_t n = static_cast<int64_t>(queries.size());
+  bool ok = std::fwrite(kQueriesMagic, 1, 8, f.get()) == 8 &&
+            std::fwrite(&calls, sizeof calls, 1, f.get()) == 1 &&
+            std::fwrite(&dim, sizeof dim, 1, f.get()) == 1 &&
+            std::fwrite(&n, sizeof n, 1, f.get()) == 1;
+  for (const Query& q : queries) {
+    const int32_t k = q.k, entries = static_cast<int32_t>(q.entries.size());
+    const uint8_t far = q.far;
+    ok = ok && std::fwrite(&k, sizeof k, 1, f.get()) == 1 &&
+         std::fwrite(&far, 1, 1, f.get()) == 1 &&
+         std::fwrite(&entries, sizeof entries, 1, f.get()) == 1 &&
+         std::fwrite(q.entries.data(), sizeof(int64_t), entries, f.get()) ==
+             static_cast<size_t>(entries) &&
+         std::fwrite(q.vector.data(), sizeof(float), dim, f.get()) == static_cast<size_t>(dim);
+  }
+  if (!ok || std::fflush(f.get()) != 0) return absl::DataLossError(absl::StrCat("writing ", path));
+  return absl::OkStatus();
+}
+
+// Reads what SaveQueries wrote, for an index of `rows` rows of `dim` floats; sets `calls`.
+absl::StatusOr<std::vector<Query>> LoadQueries(const std::string& path, int32_t dim, int64_t rows,
+                                               int32_t* calls) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  auto bad = [&path](const std::string& what) {
+    return absl::DataLossError(absl::StrCat(path, ": ", what));
+  };
+  char magic[8];
+  int32_t file_dim = 0;
+  int64_t n = 0;
+  if (std::fread(magic, 1, 8, f.get()) != 8 || std::memcmp(magic, kQueriesMagic, 8) != 0 ||
+      std::fread(calls, sizeof *calls, 1, f.get()) != 1 ||
+      std::fread(&file_dim, sizeof file_dim, 1, f.get()) != 1 ||
+      std::fread(&n, sizeof n, 1, f.get()) != 1) {
+    return bad("not a --save_queries file");
+  }
+  if (file_dim != dim) {
+    return bad(absl::StrCat("queries have ", file_dim, " dimensions, the index ", dim));
+  }
+  if (n < 0 || n > (int64_t{1} << 24)) return bad(absl::StrCat("implausible count ", n));
+  std::vector<Query> queries(n);
+  for (Query& q : queries) {
+    int32_t k = 0, entries = 0;
+    uint8_t far = 0;
+    if (std::fread(&k, sizeof k, 1, f.get()) != 1 || std::fread(&far, 1, 1, f.get()) != 1 ||
+        std::fread(&entries, sizeof entries, 1, f.get()) != 1 || k <= 0 || entries < 0 ||
+        entries > 1024) {
+      return bad("truncated or corrupt query");
+    }
+    q.k = k;
+    q.far = far != 0;
+    q.entries.resize(entries);
+    q.vector.resize(dim);
+    if (std::fread(q.entries.data(), sizeof(int64_t), entries, f.get()) !=
+            static_cast<size_t>(entries) ||
+        std::fread(q.vector.data(), sizeof(float), dim, f.get()) != static_cast<size_t>(dim)) {
+      return bad("truncated query");
+    }
+    for (int64_t r : q.entries) {
+      if (r < 0 || r >= rows) return bad(absl::StrCat("entry row ", r, " outside the index"));
+    }
+  }
+  return queries;
 }
 
 }  // namespace
@@ -298,15 +380,31 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(absl::GetFlag(FLAGS_seed));
   std::vector<Query> queries;
   CallTimes recommend_ms;
-  const bool serving = !absl::GetFlag(FLAGS_history_dir).empty();
-  if (serving) {
-    auto captured = CaptureServingSearches(**catalog, absl::GetFlag(FLAGS_queries), upper_efs[0],
-                                           far_efs[0], rng, &recommend_ms);
+  const std::string load_path = absl::GetFlag(FLAGS_load_queries);
+  const bool serving = !absl::GetFlag(FLAGS_history_dir).empty() || !load_path.empty();
+  // Recommend calls the serving searches came from.
+  int32_t calls = absl::GetFlag(FLAGS_queries);
+  if (!load_path.empty()) {
+    auto loaded = LoadQueries(load_path, d, music->vectors.rows, &calls);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
+      return 1;
+    }
+    queries = *std::move(loaded);
+  } else if (serving) {
+    auto captured =
+        CaptureServingSearches(**catalog, calls, upper_efs[0], far_efs[0], rng, &recommend_ms);
     if (!captured.ok()) {
       std::fprintf(stderr, "%s\n", captured.status().ToString().c_str());
       return 1;
     }
     queries = *std::move(captured);
+    if (const std::string path = absl::GetFlag(FLAGS_save_queries); !path.empty()) {
+      if (absl::Status s = SaveQueries(path, calls, d, queries); !s.ok()) {
+        std::fprintf(stderr, "%s\n", s.ToString().c_str());
+        return 1;
+      }
+    }
   } else {
     std::normal_distribution<float> noise(0.0f, 0.05f);
     queries.resize(absl::GetFlag(FLAGS_queries));
@@ -473,11 +571,14 @@ int main(int argc, char** argv) {
           (setting.total_ms - setting.far_ms) / std::max<size_t>(queries.size() - far, 1), k,
           static_cast<double>(far_hits) / (k * std::max(far_exact, 1)), k,
           static_cast<double>(hits - far_hits) / (k * std::max(near_exact, 1)));
-      std::printf(
-          " recommend_ms_per_call=%.4f recommend_ms_p50=%.4f recommend_ms_p99=%.4f "
-          "recommend_ms_max=%.4f recommend_index_share=%.3f",
-          recommend_ms.mean, recommend_ms.p50, recommend_ms.p99, recommend_ms.max,
-          recommend_ms.index_share);
+      std::printf(" calls=%d", calls);
+      if (load_path.empty()) {  // timed while capturing
+        std::printf(
+            " recommend_ms_per_call=%.4f recommend_ms_p50=%.4f recommend_ms_p99=%.4f "
+            "recommend_ms_max=%.4f recommend_index_share=%.3f",
+            recommend_ms.mean, recommend_ms.p50, recommend_ms.p99, recommend_ms.max,
+            recommend_ms.index_share);
+      }
     }
     if (build_s > 0) {
       std::printf(

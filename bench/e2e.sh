@@ -7,6 +7,9 @@
 #       (listeners' taste vectors, k = count * 4 + excluded, the far ones searched wider),
 #       captured in process and replayed;
 #   (c) Recommend: max throughput, then p50/p99/p99.9 at 50% and 80% of it (open loop);
+#   (c') ROUNDS (3) paired rounds: R0, Recommend max and the replayed index time per call back
+#       to back, a ratio per round (the machine's speed drifts by tens of percent within a run;
+#       the median ratio reads all three figures at the same speed);
 #   (d) the model itself: encore-bench-ideal-server, an empty RPC plus a pure CPU burn of
 #       Recommend's measured index time per call, through (a) and (c) with the same client --
 #       what any server with that index time reaches on this machine;
@@ -16,7 +19,7 @@
 # Env: TRACKS (1000000), USERS (100000), EVENTS_PER_USER (20), DIM (40), EF_SEARCH (96),
 #      EF_CONSTRUCTION (40), the server's far-query search: FAR_COS (0.85: --hnsw_far_cos),
 #      FAR_EF_SEARCH (224: --hnsw_far_ef_search), UPPER_EF (64: --hnsw_upper_ef), CONCURRENCY (16),
-#      DURATION (15), CORES (2),
+#      DURATION (15), CORES (2), ROUNDS (3),
 #      EXECUTION (auto: the server's --execution),
 #      HNSW_SEARCH (auto: the server's and the index benchmark's --hnsw_search)
 set -euo pipefail
@@ -25,6 +28,7 @@ WORK=$2
 TRACKS=${TRACKS:-1000000} USERS=${USERS:-100000} EVENTS_PER_USER=${EVENTS_PER_USER:-20}
 DIM=${DIM:-40} EF_SEARCH=${EF_SEARCH:-96} EF_CONSTRUCTION=${EF_CONSTRUCTION:-40}
 C=${CONCURRENCY:-16} DUR=${DURATION:-15} CORES=${CORES:-2} EXECUTION=${EXECUTION:-auto}
+ROUNDS=${ROUNDS:-3}
 HNSW_SEARCH=${HNSW_SEARCH:-auto}
 UPPER_EF=${UPPER_EF:-64} FAR_COS=${FAR_COS:-0.85} FAR_EF_SEARCH=${FAR_EF_SEARCH:-224}
 mkdir -p "$WORK"
@@ -80,9 +84,17 @@ echo "   (before the server starts: the replay opens the history store itself)"
 SERVING=$("$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --hnsw_search="$HNSW_SEARCH" \
   --ef_search="$EF_SEARCH" --queries=2000 --exact_queries=2000 --upper_ef="$UPPER_EF" \
   --far_cos="$FAR_COS" --far_ef_search="$FAR_EF_SEARCH" --history_dir="$WORK/history" \
-  --users="$USERS")
+  --users="$USERS" --save_queries="$WORK/serving.queries")
 echo "$SERVING"
 field() { echo "$1" | grep -oE "(^| )$2=[0-9.]*" | head -1 | cut -d= -f2; }
+# Index time per Recommend call, the captured searches replayed single-threaded now.
+replay_ms_per_call() {
+  local out
+  out=$("$BUILD/bench/encore-bench-ann" --snapshot_dir="$SNAP" --hnsw_search="$HNSW_SEARCH" \
+    --ef_search="$EF_SEARCH" --upper_ef="$UPPER_EF" --far_ef_search="$FAR_EF_SEARCH" \
+    --load_queries="$WORK/serving.queries" --exact_queries=0)
+  python3 -c "print(round($(field "$out" ann_ms_per_query) * $(field "$out" queries) / $(field "$out" calls), 4))"
+}
 
 echo "== (0) start-up from the prebuilt index"
 t0=$(date +%s.%N)
@@ -128,6 +140,21 @@ echo "== (c) Recommend: max throughput, closed loop, concurrency $C"
 OUT=$(max_of_threads recommend:1 rec_max); echo "$OUT" | sed '$d'; T_REC=$(echo "$OUT" | tail -1)
 RMAX=$(json "d['achieved_rps']" "$WORK/rec_max.json")
 echo "   Recommend max = $RMAX req/s (client_threads=$T_REC)"
+echo "== (c') $ROUNDS paired rounds: R0, Recommend max, replayed index time per call (round 1: the runs above)"
+T1=$(replay_ms_per_call)
+ROUND_FIGURES="$R0 $RMAX $T1"
+echo "   round 1: R0 $R0, Recommend max $RMAX req/s, index $T1 ms per call"
+for r in $(seq 2 "$ROUNDS"); do
+  "$LT" "${COMMON[@]}" --mix=info:1 --concurrency="$C" --client_threads="$T_FLOOR" \
+    --json="$WORK/floor_r$r.json" > /dev/null 2>&1
+  "$LT" "${COMMON[@]}" --mix=recommend:1 --concurrency="$C" --client_threads="$T_REC" \
+    --json="$WORK/rec_max_r$r.json" > /dev/null 2>&1
+  R0_R=$(json "d['achieved_rps']" "$WORK/floor_r$r.json")
+  RMAX_R=$(json "d['achieved_rps']" "$WORK/rec_max_r$r.json")
+  T_R=$(replay_ms_per_call)
+  echo "   round $r: R0 $R0_R, Recommend max $RMAX_R req/s, index $T_R ms per call"
+  ROUND_FIGURES="$ROUND_FIGURES,$R0_R $RMAX_R $T_R"
+done
 for pct in 50 80; do
   RATE=$(python3 -c "print(round($RMAX * $pct / 100))")
   echo "== (c) Recommend open loop at $pct% of max = $RATE req/s"
@@ -186,11 +213,12 @@ python3 - "$WORK" "$R0" "$RMAX" "$T_ANN_MS" "$CORES" "$RSS_KB" "$SNAP_BYTES" "$R
   "$(field "$SERVING" mean_k)" "$(field "$ANN" recall_at_10)" \
   "$(field "$SERVING" score_share_at_10)" "$(field "$SERVING" recommend_index_share)" \
   "$(field "$SERVING" recommend_ms_p99)" "$(field "$SERVING" far_share)" \
-  "$(field "$SERVING" far_recall_at_10)" "$(field "$SERVING" near_recall_at_10)" <<'PY'
+  "$(field "$SERVING" far_recall_at_10)" "$(field "$SERVING" near_recall_at_10)" \
+  "$ROUND_FIGURES" <<'PY'
 import json, sys
 (work, r0, rmax, t_ann_ms, cores, rss_kb, snap_bytes, ready, s_ann_ms, s_searches, s_call_ms,
  s_recall, s_k, recall, s_share, s_index_share, s_call_p99, far_share, far_recall,
- near_recall) = sys.argv[1:]
+ near_recall, round_figures) = sys.argv[1:]
 r0, rmax, t_ann, cores = float(r0), float(rmax), float(t_ann_ms) / 1000, int(cores)
 # Index time per Recommend call: the replayed searches per call (some calls widen once).
 t_call = float(s_ann_ms) / 1000 * int(s_searches) / 2000
@@ -215,6 +243,15 @@ for name, t in (("item-vector t_ann", t_ann), ("Recommend's searches", t_call)):
     print(f"R_lim = 1/(1/R0 + t_ann/c) with {name} = {r_lim:.0f} req/s; "
           f"Recommend max = {rmax:.0f} req/s = {rmax / r_lim:.1%} of it (target >= 80%)")
 print(f"   Recommend max run: {host(json.load(open(f'{work}/rec_max.json')))}")
+ratios = []
+for i, fig in enumerate(round_figures.split(",")):
+    r0_r, rmax_r, t_r = (float(x) for x in fig.split())
+    lim = 1 / (1 / r0_r + t_r / 1000 / cores)
+    ratios.append(rmax_r / lim)
+    print(f"   paired round {i + 1}: R0 {r0_r:.0f}, index {t_r:.3f} ms per call, R_lim {lim:.0f}, "
+          f"Recommend max {rmax_r:.0f} req/s = {rmax_r / lim:.1%}")
+print(f"paired rounds: median ratio {sorted(ratios)[len(ratios) // 2]:.1%} of R_lim "
+      f"(each: {', '.join(f'{x:.1%}' for x in ratios)}; target >= 80%)")
 # (d): the same formula applied to the ideal server (its own R0, t_ann = its burn = t_call).
 i0 = json.load(open(f"{work}/ideal_floor.json"))["achieved_rps"]
 imax = json.load(open(f"{work}/ideal_max.json"))["achieved_rps"]
