@@ -5,14 +5,8 @@
 # Usage: bench_ann_test.sh ENCORE_GEN ENCORE_SERVER ENCORE_CLI ENCORE_BENCH_ANN
 set -euo pipefail
 GEN=$1 SERVER=$2 CLI=$3 ANN=$4
-TMP=$(mktemp -d)
-PID=""
-cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/shell_lib.sh
+source "$(dirname "$0")/shell_lib.sh"
 field() { echo "$1" | grep -oE "(^| )$2=[^ ]*" | head -1 | cut -d= -f2; }
 
 "$GEN" --out="$TMP/snapshots" --tracks=20000 --users=300 --shows=0 --index_type=hnsw --seed=5 \

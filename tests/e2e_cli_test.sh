@@ -5,15 +5,9 @@
 #   MALLOC: the allocator the server must report (jemalloc or glibc, from ENCORE_JEMALLOC)
 set -euo pipefail
 GEN=$1 SERVER=$2 CLI=$3 LOADTEST=$4 MALLOC=$5
-TMP=$(mktemp -d)
-PID=""
-cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; echo "--- server log" >&2; cat "$TMP/server.err" >&2 || true; exit 1; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+# shellcheck source=tests/shell_lib.sh
+source "$(dirname "$0")/shell_lib.sh"
+FAIL_LOG="$TMP/server.err"
 
 "$GEN" --out="$TMP/snapshots" --tracks=5000 --users=50 --seed=7 > "$TMP/gen.out"
 grep -q 'items=6100' "$TMP/gen.out" || fail "encore-gen output: $(cat "$TMP/gen.out")"

@@ -4,15 +4,8 @@
 # Usage: ideal_server_test.sh IDEAL_SERVER ENCORE_CLI ENCORE_LOADTEST
 set -euo pipefail
 IDEAL=$1 CLI=$2 LOADTEST=$3
-TMP=$(mktemp -d)
-PID=""
-cleanup() {
-  [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
+# shellcheck source=tests/shell_lib.sh
+source "$(dirname "$0")/shell_lib.sh"
 
 for bad in -1 1000001; do
   if "$IDEAL" --spin_us=$bad > /dev/null 2> "$TMP/bad.err"; then fail "--spin_us=$bad accepted"; fi
