@@ -54,7 +54,8 @@ ABSL_FLAG(std::vector<std::string>, upper_ef, {"64"},
           "first also for the in-process Recommend timing)");
 ABSL_FLAG(
     std::vector<std::string>, far_ef_search, {"224"},
-    "With --history_dir: beam widths of the far searches (comma list; never below --ef_search)");
+    "With --history_dir: beam widths of the far searches (comma list; never below --ef_search; "
+    "the first also for the in-process Recommend timing)");
 ABSL_FLAG(double, far_cos, 0.85,
           "With --history_dir: taste vectors whose cosine with every entry point is below this "
           "are far (the server's --hnsw_far_cos)");
@@ -170,8 +171,9 @@ absl::StatusOr<std::vector<Query>> CaptureServingSearches(const encore::index::C
 
 constexpr char kQueriesMagic[8] = {'E', 'N', 'C', 'Q', 'R', 'Y', '0', '1'};
 
-// Writes `queries` (of `calls` Recommend calls, vectors of `dim` floats) to `path`.
-absl::Status SaveQueries(const std::string& path, int32_t calls, int32_t dim,
+// Writes `queries` (of `calls` Recommend calls, vectors of `dim` floats, split near/far at
+// `far_cos`) to `path`.
+absl::Status SaveQueries(const std::string& path, int32_t calls, int32_t dim, float far_cos,
                          const std::vector<Query>& queries) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), &std::fclose);
   if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot write ", path));
@@ -179,6 +181,7 @@ absl::Status SaveQueries(const std::string& path, int32_t calls, int32_t dim,
   bool ok = std::fwrite(kQueriesMagic, 1, 8, f.get()) == 8 &&
             std::fwrite(&calls, sizeof calls, 1, f.get()) == 1 &&
             std::fwrite(&dim, sizeof dim, 1, f.get()) == 1 &&
+            std::fwrite(&far_cos, sizeof far_cos, 1, f.get()) == 1 &&
             std::fwrite(&n, sizeof n, 1, f.get()) == 1;
   for (const Query& q : queries) {
     const int32_t k = q.k, entries = static_cast<int32_t>(q.entries.size());
@@ -194,9 +197,10 @@ absl::Status SaveQueries(const std::string& path, int32_t calls, int32_t dim,
   return absl::OkStatus();
 }
 
-// Reads what SaveQueries wrote, for an index of `rows` rows of `dim` floats; sets `calls`.
+// Reads what SaveQueries wrote, for an index of `rows` rows of `dim` floats; sets `calls` and
+// `far_cos`.
 absl::StatusOr<std::vector<Query>> LoadQueries(const std::string& path, int32_t dim, int64_t rows,
-                                               int32_t* calls) {
+                                               int32_t* calls, float* far_cos) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot read ", path));
   auto bad = [&path](const std::string& what) {
@@ -208,6 +212,7 @@ absl::StatusOr<std::vector<Query>> LoadQueries(const std::string& path, int32_t 
   if (std::fread(magic, 1, 8, f.get()) != 8 || std::memcmp(magic, kQueriesMagic, 8) != 0 ||
       std::fread(calls, sizeof *calls, 1, f.get()) != 1 ||
       std::fread(&file_dim, sizeof file_dim, 1, f.get()) != 1 ||
+      std::fread(far_cos, sizeof *far_cos, 1, f.get()) != 1 ||
       std::fread(&n, sizeof n, 1, f.get()) != 1) {
     return bad("not a --save_queries file");
   }
@@ -382,10 +387,15 @@ int main(int argc, char** argv) {
   CallTimes recommend_ms;
   const std::string load_path = absl::GetFlag(FLAGS_load_queries);
   const bool serving = !absl::GetFlag(FLAGS_history_dir).empty() || !load_path.empty();
-  // Recommend calls the serving searches came from.
+  if (!load_path.empty() && !absl::GetFlag(FLAGS_history_dir).empty()) {
+    std::fprintf(stderr, "give --history_dir (capture) or --load_queries (replay), not both\n");
+    return 1;
+  }
+  // Recommend calls the serving searches came from, and the cosine that split them.
   int32_t calls = absl::GetFlag(FLAGS_queries);
+  float far_cos = static_cast<float>(absl::GetFlag(FLAGS_far_cos));
   if (!load_path.empty()) {
-    auto loaded = LoadQueries(load_path, d, music->vectors.rows, &calls);
+    auto loaded = LoadQueries(load_path, d, music->vectors.rows, &calls, &far_cos);
     if (!loaded.ok()) {
       std::fprintf(stderr, "%s\n", loaded.status().ToString().c_str());
       return 1;
@@ -400,7 +410,7 @@ int main(int argc, char** argv) {
     }
     queries = *std::move(captured);
     if (const std::string path = absl::GetFlag(FLAGS_save_queries); !path.empty()) {
-      if (absl::Status s = SaveQueries(path, calls, d, queries); !s.ok()) {
+      if (absl::Status s = SaveQueries(path, calls, d, far_cos, queries); !s.ok()) {
         std::fprintf(stderr, "%s\n", s.ToString().c_str());
         return 1;
       }
@@ -566,8 +576,8 @@ int main(int argc, char** argv) {
           " far_cos=%.2f far_ef_search=%d far_share=%.3f far_ms_per_query=%.4f "
           "near_ms_per_query=%.4f "
           "far_recall_at_%d=%.4f near_recall_at_%d=%.4f",
-          absl::GetFlag(FLAGS_far_cos), std::max(setting.ef, setting.far_ef),
-          static_cast<double>(far) / queries.size(), setting.far_ms / std::max<size_t>(far, 1),
+          far_cos, std::max(setting.ef, setting.far_ef), static_cast<double>(far) / queries.size(),
+          setting.far_ms / std::max<size_t>(far, 1),
           (setting.total_ms - setting.far_ms) / std::max<size_t>(queries.size() - far, 1), k,
           static_cast<double>(far_hits) / (k * std::max(far_exact, 1)), k,
           static_cast<double>(hits - far_hits) / (k * std::max(near_exact, 1)));
