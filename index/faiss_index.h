@@ -2,6 +2,7 @@
 #ifndef ENCORE_INDEX_FAISS_INDEX_H_
 #define ENCORE_INDEX_FAISS_INDEX_H_
 
+#include <future>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,9 @@ struct IndexOptions {
   // component fits a half float, else encore) or "faiss" (FAISS's own). Same graph and ef.
   // Default: "auto".
   std::string hnsw_search = "auto";
+  // Back the HNSW graph, its vectors and the walk's copy with transparent huge pages
+  // (madvise MADV_HUGEPAGE + MADV_COLLAPSE) where the kernel allows. Default: true.
+  bool huge_pages = true;
 };
 
 // OK when `name` is an IndexOptions::hnsw_search this process can run, else INVALID_ARGUMENT.
@@ -78,6 +82,10 @@ class FaissIndex : public EmbeddingIndex {
   // where it could).
   bool walks_half_floats() const { return !half_.empty(); }
   std::string graph_walk() const override;
+  // Bytes of the HNSW graph and vectors the kernel put in transparent huge pages
+  // (IndexOptions::huge_pages); 0 where it declined. Waits for the collapse, which runs in the
+  // background from construction.
+  size_t huge_page_bytes() const;
 
  private:
   FaissIndex(std::unique_ptr<faiss::Index> index, std::string type, const IndexOptions& options);
@@ -94,6 +102,9 @@ class FaissIndex : public EmbeddingIndex {
   const faiss::HNSW* own_hnsw_graph_ = nullptr;  // searched by HnswSearch when set
   HnswPivots pivots_;                            // of own_hnsw_graph_, for SearchParams::upper_ef
   std::vector<uint16_t> half_;                   // storage_ as half floats ("encore_fp16")
+  // The huge-page collapse running in the background. Last member: destroyed first, it waits
+  // for the collapse to finish before the memory it works on goes.
+  std::shared_future<size_t> huge_pages_;
 };
 
 }  // namespace encore::index

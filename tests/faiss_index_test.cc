@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <initializer_list>
 #include <random>
+#include <string>
 #include <thread>
 
 #include "common/file_util.h"
@@ -186,6 +188,58 @@ TEST(FaissIndexTest, EncoreFp16SearchKeepsRecallAndExactScores) {
           EXPECT_GE(hits[i - 1].score, hits[i].score);
         }
       }
+    }
+  }
+}
+
+// Whether this kernel can collapse memory into transparent huge pages on request: THP not
+// "never", and MADV_COLLAPSE (Linux 6.1+).
+bool KernelCollapsesHugePages() {
+  auto mode = common::ReadFile("/sys/kernel/mm/transparent_hugepage/enabled");
+  if (!mode.ok() || mode->find("[never]") != std::string::npos) return false;
+  auto release = common::ReadFile("/proc/sys/kernel/osrelease");
+  int major = 0, minor = 0;
+  if (!release.ok() || std::sscanf(release->c_str(), "%d.%d", &major, &minor) != 2) return false;
+  return major > 6 || (major == 6 && minor >= 1);
+}
+
+// IndexOptions::huge_pages moves the graph and its vectors into huge pages in the background and
+// changes no result; off, nothing is moved.
+TEST(FaissIndexTest, HugePagesChangeNoResult) {
+  // 20,000 rows: 5 MB of level-0 neighbour lists, 2.5 MB of floats at 32 dimensions.
+  Matrix data = Random(20000, 32, 41);
+  Matrix queries = Random(50, 32, 42);
+  IndexOptions o;
+  o.type = "hnsw";
+  ASSERT_OK_AND_ASSIGN(auto built, FaissIndex::Build(data, o));
+  testing::TempDir tmp;
+  ASSERT_OK(built->Save(tmp.Sub("i.faiss")));
+  o.huge_pages = false;
+  ASSERT_OK_AND_ASSIGN(auto plain, FaissIndex::Load(tmp.Sub("i.faiss"), 32, 20000, o));
+  o.huge_pages = true;
+  ASSERT_OK_AND_ASSIGN(auto huge, FaissIndex::Load(tmp.Sub("i.faiss"), 32, 20000, o));
+  EXPECT_EQ(plain->huge_page_bytes(), 0u);
+  constexpr size_t kHugePage = size_t{2} << 20;
+  // Searches during and after the collapse return what the plain index returns.
+  for (int round = 0; round < 2; ++round) {
+    for (int64_t q = 0; q < queries.rows; ++q) {
+      SearchParams p;
+      p.ef_search = 48;
+      ASSERT_OK_AND_ASSIGN(auto want, plain->Search(queries.row_span(q), 10, p));
+      ASSERT_OK_AND_ASSIGN(auto got, huge->Search(queries.row_span(q), 10, p));
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].row, want[i].row);
+        EXPECT_EQ(got[i].score, want[i].score);
+      }
+    }
+    const size_t bytes = huge->huge_page_bytes();  // waits for the collapse
+    EXPECT_EQ(bytes % kHugePage, 0u);
+    if (KernelCollapsesHugePages()) {
+      // At least the neighbour lists' whole 2 MiB pages.
+      EXPECT_GE(bytes, kHugePage) << "THP is enabled and the kernel has MADV_COLLAPSE";
+    } else {
+      EXPECT_EQ(bytes, 0u);
     }
   }
 }
