@@ -182,7 +182,13 @@ std::vector<Neighbor> HnswSearch(const faiss::HNSW& hnsw, const float* data, int
     for (size_t j = 0; j < pivots->rows.size(); ++j) {
       seeds.emplace_back(-InnerProduct(query, pivots->vectors.data() + j * d, d), pivots->rows[j]);
     }
-    KeepClosest(&seeds, kUpperPicks);
+    // The pivots are distinct rows: select the best kUpperPicks of the ~1,000 rather than sort
+    // them all (the sort was ~2% of the server's CPU under load).
+    if (seeds.size() > static_cast<size_t>(kUpperPicks)) {
+      std::nth_element(seeds.begin(), seeds.begin() + kUpperPicks, seeds.end());
+      seeds.resize(kUpperPicks);
+    }
+    std::sort(seeds.begin(), seeds.end());
     thread_local VisitedSet upper_visited;
     upper_visited.Begin(static_cast<size_t>(upper_ef) * 32);
     ClosestFirst upper_candidates;
