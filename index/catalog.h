@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "common/huge_pages.h"
 #include "encore/v1/recommender.pb.h"
 #include "encore/v1/snapshot.pb.h"
 #include "index/embedding_index.h"
@@ -181,6 +182,12 @@ class Catalog {
 
   const KnowledgeGraph& graph() const { return graph_; }
 
+  // Bytes of the item table (records, strings, tag and family lists) and the spaces' row maps
+  // the kernel put in transparent huge pages (IndexOptions::huge_pages); 0 where it declined.
+  // Waits for the collapse, which runs in the background after load. The indexes report their
+  // own (FaissIndex::huge_page_bytes).
+  size_t huge_page_bytes() const { return huge_pages_.bytes(); }
+
  private:
   Catalog();
   Catalog(const Catalog&) = delete;  // by_id_'s functors point at this object's items_
@@ -250,6 +257,10 @@ class Catalog {
   float max_popularity_ = 0.0f;
   ArtistTable artists_;
   KnowledgeGraph graph_;
+  // The item table and the row maps collapsing into huge pages in the background
+  // (CatalogOptions::index.huge_pages). Last member: destroyed first, it waits for the collapse
+  // before the tables go.
+  common::HugePageCollapse huge_pages_;
 };
 
 }  // namespace encore::index

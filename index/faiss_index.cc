@@ -5,17 +5,15 @@
 #include <faiss/impl/HNSW.h>
 #include <faiss/index_io.h>
 #include <omp.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <exception>
-#include <future>
-#include <system_error>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/huge_pages.h"
 #include "common/status_macros.h"
 #include "index/hnsw_search.h"
 #include "index/simd_distance.h"
@@ -31,30 +29,6 @@ void PinOpenMpToOneThread() {
     omp_set_num_threads(1);
     pinned = true;
   }
-}
-
-// Asks the kernel to back the whole 2 MiB pages inside [p, p + bytes) with transparent huge
-// pages, collapsing the ones already faulted in (MADV_COLLAPSE, Linux 6.1+). The graph walk
-// touches rows scattered over hundreds of MB: with 4 KiB pages nearly every row costs a TLB miss
-// and a page walk (two-dimensional under a hypervisor). Returns the bytes now in huge pages' range
-// (0 where the kernel declines: older kernels, THP disabled, no memory to compact).
-size_t AdviseHugePages(const void* p, size_t bytes) {
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
-  if (p == nullptr || end <= begin) return 0;
-  void* start = reinterpret_cast<void*>(begin);
-  const size_t length = end - begin;
-#ifdef MADV_HUGEPAGE
-  if (madvise(start, length, MADV_HUGEPAGE) != 0) return 0;
-#else
-  return 0;
-#endif
-#ifndef MADV_COLLAPSE
-  constexpr int MADV_COLLAPSE = 25;  // Linux 6.1; older headers lack it
-#endif
-  if (madvise(start, length, MADV_COLLAPSE) != 0) return 0;
-  return length;
 }
 
 }  // namespace
@@ -110,28 +84,17 @@ FaissIndex::FaissIndex(std::unique_ptr<faiss::Index> index, std::string type,
       // kernel remaps pages under concurrent readers), only with 4 KiB pages at first.
       const size_t rows = static_cast<size_t>(index_->ntotal);
       const size_t d = static_cast<size_t>(index_->d);
-      const std::vector<std::pair<const void*, size_t>> ranges = {
+      std::vector<common::HugePageCollapse::Range> ranges = {
           {hnsw->hnsw.neighbors.data(), hnsw->hnsw.neighbors.size() * sizeof(int32_t)},
           {hnsw->hnsw.offsets.data(), hnsw->hnsw.offsets.size() * sizeof(size_t)},
           {storage_, rows * d * sizeof(float)},
           {half_.data(), half_.size() * sizeof(uint16_t)}};
-      auto collapse = [ranges] {
-        size_t bytes = 0;
-        for (const auto& [p, n] : ranges) bytes += AdviseHugePages(p, n);
-        return bytes;
-      };
-      try {
-        huge_pages_ = std::async(std::launch::async, collapse).share();
-      } catch (const std::system_error&) {  // no thread to spare: do it now
-        std::promise<size_t> done;
-        done.set_value(collapse());
-        huge_pages_ = done.get_future().share();
-      }
+      huge_pages_ = common::HugePageCollapse(std::move(ranges));
     }
   }
 }
 
-size_t FaissIndex::huge_page_bytes() const { return huge_pages_.valid() ? huge_pages_.get() : 0; }
+size_t FaissIndex::huge_page_bytes() const { return huge_pages_.bytes(); }
 
 FaissIndex::~FaissIndex() = default;
 

@@ -2,11 +2,11 @@
 #ifndef ENCORE_INDEX_FAISS_INDEX_H_
 #define ENCORE_INDEX_FAISS_INDEX_H_
 
-#include <future>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/huge_pages.h"
 #include "index/embedding_index.h"
 #include "index/hnsw_search.h"
 
@@ -104,7 +104,7 @@ class FaissIndex : public EmbeddingIndex {
   std::vector<uint16_t> half_;                   // storage_ as half floats ("encore_fp16")
   // The huge-page collapse running in the background. Last member: destroyed first, it waits
   // for the collapse to finish before the memory it works on goes.
-  std::shared_future<size_t> huge_pages_;
+  common::HugePageCollapse huge_pages_;
 };
 
 }  // namespace encore::index

@@ -61,8 +61,9 @@ ABSL_FLAG(
     "dimension per row more memory; needs AVX2+FMA+F16C), auto (encore_fp16 where the CPU has "
     "those and the vectors fit half floats, else encore) or faiss");
 ABSL_FLAG(bool, huge_pages, true,
-          "Back the HNSW graph and its vectors with transparent huge pages (madvise "
-          "MADV_HUGEPAGE + MADV_COLLAPSE) where the kernel allows: fewer TLB misses in the walk");
+          "Back the HNSW graph, its vectors and the catalog's item table with transparent huge "
+          "pages (madvise MADV_HUGEPAGE + MADV_COLLAPSE, in the background after load) where the "
+          "kernel allows: fewer TLB misses in the walk and in reading its hits");
 ABSL_FLAG(int, max_history_per_user, 1000, "Newest events kept per user");
 ABSL_FLAG(int, history_limit, 500, "Newest events read per Recommend");
 ABSL_FLAG(bool, history_sync, false, "fsync the history WAL on every RecordEvents");

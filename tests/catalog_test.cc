@@ -4,7 +4,9 @@
 
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
 #include "common/file_util.h"
+#include "common/huge_pages.h"
 #include "index/simd_distance.h"
 #include "index/snapshot_format.h"
 #include "index/snapshot_manager.h"
@@ -196,6 +198,56 @@ TEST(CatalogBuildTest, RefusesAnIndexBuiltFromOtherVectors) {
   auto bad = Catalog::Build(parts_with({1, 0, 0.5f, 1}), {});
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(bad.status().message().find("other vectors"), std::string::npos) << bad.status();
+}
+
+// IndexOptions::huge_pages also moves the item table into huge pages, in the background; the
+// catalog reads the same either way, and off, nothing is moved.
+TEST(CatalogBuildTest, HugePagesForTheItemTable) {
+  // 60,000 items: 4.8 MB of item records, so at least one whole 2 MiB page however they lie.
+  constexpr int kItems = 60000;
+  auto parts = [] {
+    std::vector<std::string> ids;
+    std::vector<float> data;
+    for (int i = 0; i < kItems; ++i) {
+      ids.push_back(absl::StrCat("track-", i));
+      data.push_back(static_cast<float>(i % 7));
+      data.push_back(1.0f);
+    }
+    CatalogParts p = TrackParts(ids, std::move(data));
+    for (int i = 0; i < kItems; ++i) {
+      p.items[i].artist_id = absl::StrCat("artist-", i % 100);
+      p.items[i].tags = {{i % 2 == 0 ? "rock" : "pop", 1.0f}};
+    }
+    return p;
+  };
+  CatalogOptions o = testing::ExactCatalogOptions();
+  o.index.huge_pages = false;
+  ASSERT_OK_AND_ASSIGN(auto plain, Catalog::Build(parts(), o));
+  o.index.huge_pages = true;
+  ASSERT_OK_AND_ASSIGN(auto huge, Catalog::Build(parts(), o));
+  EXPECT_EQ(plain->huge_page_bytes(), 0u);
+  constexpr size_t kHugePage = size_t{2} << 20;
+  // Reads during and after the collapse see what the plain catalog holds.
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_EQ(huge->size(), plain->size());
+    for (ItemId id = 0; id < huge->size(); id += 997) {
+      const Item& a = huge->item(id);
+      const Item& b = plain->item(id);
+      EXPECT_EQ(a.id(), b.id());
+      EXPECT_EQ(a.artist_id(), b.artist_id());
+      EXPECT_EQ(a.row, b.row);
+      EXPECT_EQ(std::vector<int32_t>(a.tag_ids.begin(), a.tag_ids.end()),
+                std::vector<int32_t>(b.tag_ids.begin(), b.tag_ids.end()));
+      EXPECT_EQ(huge->Find(a.id()), id);
+    }
+    const size_t bytes = huge->huge_page_bytes();  // waits for the collapse
+    EXPECT_EQ(bytes % kHugePage, 0u);
+    if (common::KernelCollapsesHugePages()) {
+      EXPECT_GE(bytes, kHugePage) << "THP is enabled and the kernel has MADV_COLLAPSE";
+    } else {
+      EXPECT_EQ(bytes, 0u);
+    }
+  }
 }
 
 TEST_F(SnapshotTest, BuildsIndexWhenSnapshotHasNone) {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/file_util.h"
+#include "common/huge_pages.h"
 #include "index/hnsw_search.h"
 #include "index/simd_distance.h"
 #include "tests/test_util.h"
@@ -192,17 +193,6 @@ TEST(FaissIndexTest, EncoreFp16SearchKeepsRecallAndExactScores) {
   }
 }
 
-// Whether this kernel can collapse memory into transparent huge pages on request: THP not
-// "never", and MADV_COLLAPSE (Linux 6.1+).
-bool KernelCollapsesHugePages() {
-  auto mode = common::ReadFile("/sys/kernel/mm/transparent_hugepage/enabled");
-  if (!mode.ok() || mode->find("[never]") != std::string::npos) return false;
-  auto release = common::ReadFile("/proc/sys/kernel/osrelease");
-  int major = 0, minor = 0;
-  if (!release.ok() || std::sscanf(release->c_str(), "%d.%d", &major, &minor) != 2) return false;
-  return major > 6 || (major == 6 && minor >= 1);
-}
-
 // IndexOptions::huge_pages moves the graph and its vectors into huge pages in the background and
 // changes no result; off, nothing is moved.
 TEST(FaissIndexTest, HugePagesChangeNoResult) {
@@ -235,7 +225,7 @@ TEST(FaissIndexTest, HugePagesChangeNoResult) {
     }
     const size_t bytes = huge->huge_page_bytes();  // waits for the collapse
     EXPECT_EQ(bytes % kHugePage, 0u);
-    if (KernelCollapsesHugePages()) {
+    if (common::KernelCollapsesHugePages()) {
       // At least the neighbour lists' whole 2 MiB pages.
       EXPECT_GE(bytes, kHugePage) << "THP is enabled and the kernel has MADV_COLLAPSE";
     } else {
