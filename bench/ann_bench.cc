@@ -382,14 +382,15 @@ int main(int argc, char** argv) {
   const double load_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const encore::index::EmbeddingSpace* music = (*catalog)->space(encore::index::kMusicSpace);
-  // A long-running server has its graph in huge pages (--huge_pages); searches are timed so too,
-  // after the background collapse (not part of load_seconds, as it is not part of the server's
-  // time to ready).
+  // A long-running server has its graph and item table in huge pages (--huge_pages); searches
+  // are timed so too, after the background collapses (not part of load_seconds, as they are not
+  // part of the server's time to ready).
   size_t huge_page_bytes = 0;
   if (const auto* faiss_index =
           dynamic_cast<const encore::index::FaissIndex*>(music->index.get())) {
     huge_page_bytes = faiss_index->huge_page_bytes();
   }
+  const size_t catalog_huge_page_bytes = (*catalog)->huge_page_bytes();
   const int32_t d = music->vectors.dim;
   const int k = absl::GetFlag(FLAGS_k);
   std::mt19937_64 rng(absl::GetFlag(FLAGS_seed));
@@ -566,15 +567,15 @@ int main(int argc, char** argv) {
     }
     std::printf(
         "index=%s search=%s walk=%s rows=%lld dim=%d ef_search=%d entry_points=%d upper_ef=%d "
-        "load_seconds=%.2f huge_page_mb=%zu queries_from=%s "
+        "load_seconds=%.2f huge_page_mb=%zu catalog_huge_page_mb=%zu queries_from=%s "
         "mean_k=%.1f ann_ms_per_query=%.4f ann_ms_p50=%.4f ann_ms_p99=%.4f pace_us=%d "
         "exact_ms_per_query=%.3f recall_at_%d=%.4f "
         "score_share_at_%d=%.4f queries=%zu exact_queries=%d",
         music->index->type().c_str(), o.index.hnsw_search.c_str(),
         music->index->graph_walk().c_str(), static_cast<long long>(music->vectors.rows), d,
         setting.ef, absl::GetFlag(FLAGS_entry_points), setting.upper_ef, load_s,
-        huge_page_bytes >> 20, serving ? "serving" : "items", mean_k, per_query_ms, quantile(0.5),
-        quantile(0.99), pace_us, exact_ms, k,
+        huge_page_bytes >> 20, catalog_huge_page_bytes >> 20, serving ? "serving" : "items", mean_k,
+        per_query_ms, quantile(0.5), quantile(0.99), pace_us, exact_ms, k,
         static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
         exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
     if (serving) {
