@@ -25,7 +25,9 @@ namespace encore::index {
 // some 64 KiB that stays in the core's L1/L2 cache; a table with one mark per indexed row (1 MiB
 // at 1M rows, FAISS's and hnswlib's choice) spreads each query's marks over thousands of cache
 // lines, which under load cost ~0.1 ms per search (docs/BENCHMARKS.md). Reused across queries
-// on a thread; Begin clears it. Grows when a query visits more than expected.
+// on a thread; Begin clears the part the query uses. Grows when a query visits more than
+// expected. Its storage only grows: a thread alternating between narrow and wide searches
+// reuses one allocation instead of freeing and allocating one per query.
 class VisitedSet {
  public:
   static constexpr size_t kMinCapacity = 1024;
@@ -35,17 +37,20 @@ class VisitedSet {
   // REQUIRES: Begin was called; 0 <= row < 2^31 (FAISS's HNSW ids are 32-bit).
   bool Visit(int64_t row) {
     const int32_t i = static_cast<int32_t>(row);
-    const size_t mask = slots_.size() - 1;
+    const size_t mask = capacity_ - 1;
     size_t h = Hash(i);
     while (slots_[h] != kEmpty) {
       if (slots_[h] == i) return false;
       h = (h + 1) & mask;
     }
     slots_[h] = i;
-    if (++size_ * 2 > slots_.size()) Grow();
+    if (++size_ * 2 > capacity_) Grow();
     return true;
   }
-  size_t capacity() const { return slots_.size(); }
+  // Slots in use by this query (a power of two, at least kMinCapacity).
+  size_t capacity() const { return capacity_; }
+  // Rows marked since Begin.
+  size_t size() const { return size_; }
 
  private:
   static constexpr int32_t kEmpty = -1;
@@ -55,7 +60,8 @@ class VisitedSet {
   }
   void Grow();
 
-  std::vector<int32_t> slots_;
+  std::vector<int32_t> slots_;  // the first capacity_ are the table; the rest is spare storage
+  size_t capacity_ = 0;
   int shift_ = 64;
   size_t size_ = 0;
 };

@@ -361,6 +361,14 @@ TEST(VisitedSetTest, MarksOncePerQueryAndGrowsPastItsEstimate) {
   EXPECT_TRUE(v.Visit(0));
   EXPECT_TRUE(v.Visit(7919));
   EXPECT_FALSE(v.Visit(0));
+  EXPECT_EQ(v.size(), 2u);
+  // Growing again inside the storage the first query left: earlier marks beyond the table in use
+  // must not leak into this query.
+  for (int64_t i = 2; i < 3000; ++i) EXPECT_TRUE(v.Visit((i * 7919) % 1000003)) << i;
+  EXPECT_EQ(v.size(), 3000u);
+  EXPECT_GE(v.capacity(), 6000u);
+  for (int64_t i = 0; i < 3000; ++i) EXPECT_FALSE(v.Visit((i * 7919) % 1000003)) << i;
+  for (int64_t i = 3000; i < 3100; ++i) EXPECT_TRUE(v.Visit((i * 7919) % 1000003)) << i;
 }
 
 // A hand-made base layer of two components, {0..3} and {4..7}, each node linked to the other three
