@@ -6,7 +6,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_util.h"
-#include "common/huge_pages.h"
 #include "index/simd_distance.h"
 #include "index/snapshot_format.h"
 #include "index/snapshot_manager.h"
@@ -226,7 +225,6 @@ TEST(CatalogBuildTest, HugePagesForTheItemTable) {
   o.index.huge_pages = true;
   ASSERT_OK_AND_ASSIGN(auto huge, Catalog::Build(parts(), o));
   EXPECT_EQ(plain->huge_page_bytes(), 0u);
-  constexpr size_t kHugePage = size_t{2} << 20;
   // Reads during and after the collapse see what the plain catalog holds.
   for (int round = 0; round < 2; ++round) {
     ASSERT_EQ(huge->size(), plain->size());
@@ -240,13 +238,7 @@ TEST(CatalogBuildTest, HugePagesForTheItemTable) {
                 std::vector<int32_t>(b.tag_ids.begin(), b.tag_ids.end()));
       EXPECT_EQ(huge->Find(a.id()), id);
     }
-    const size_t bytes = huge->huge_page_bytes();  // waits for the collapse
-    EXPECT_EQ(bytes % kHugePage, 0u);
-    if (common::KernelCollapsesHugePages()) {
-      EXPECT_GE(bytes, kHugePage) << "THP is enabled and the kernel has MADV_COLLAPSE";
-    } else {
-      EXPECT_EQ(bytes, 0u);
-    }
+    encore::testing::ExpectHugePageBytes(huge->huge_page_bytes(), 1);  // waits for the collapse
   }
 }
 

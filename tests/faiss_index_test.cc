@@ -15,7 +15,6 @@
 #include <thread>
 
 #include "common/file_util.h"
-#include "common/huge_pages.h"
 #include "index/hnsw_search.h"
 #include "index/simd_distance.h"
 #include "tests/test_util.h"
@@ -209,7 +208,6 @@ TEST(FaissIndexTest, HugePagesChangeNoResult) {
   o.huge_pages = true;
   ASSERT_OK_AND_ASSIGN(auto huge, FaissIndex::Load(tmp.Sub("i.faiss"), 32, 20000, o));
   EXPECT_EQ(plain->huge_page_bytes(), 0u);
-  constexpr size_t kHugePage = size_t{2} << 20;
   // Searches during and after the collapse return what the plain index returns.
   for (int round = 0; round < 2; ++round) {
     for (int64_t q = 0; q < queries.rows; ++q) {
@@ -223,14 +221,8 @@ TEST(FaissIndexTest, HugePagesChangeNoResult) {
         EXPECT_EQ(got[i].score, want[i].score);
       }
     }
-    const size_t bytes = huge->huge_page_bytes();  // waits for the collapse
-    EXPECT_EQ(bytes % kHugePage, 0u);
-    if (common::KernelCollapsesHugePages()) {
-      // At least the neighbour lists' whole 2 MiB pages.
-      EXPECT_GE(bytes, kHugePage) << "THP is enabled and the kernel has MADV_COLLAPSE";
-    } else {
-      EXPECT_EQ(bytes, 0u);
-    }
+    // At least the neighbour lists' whole 2 MiB pages (waits for the collapse).
+    encore::testing::ExpectHugePageBytes(huge->huge_page_bytes(), 1);
   }
 }
 

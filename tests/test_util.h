@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "common/huge_pages.h"
 #include "index/catalog.h"
 
 #define ENCORE_TEST_CONCAT_INNER_(a, b) a##b
@@ -41,6 +42,20 @@ inline absl::Status ToStatus(const absl::Status& s) { return s; }
 template <typename T>
 absl::Status ToStatus(const absl::StatusOr<T>& s) {
   return s.status();
+}
+
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+// Checks the bytes a huge-page collapse reports: whole 2 MiB pages, at least `min_pages` of
+// them where the kernel collapses (THP enabled, MADV_COLLAPSE), and none where it cannot.
+inline void ExpectHugePageBytes(size_t bytes, size_t min_pages) {
+  EXPECT_EQ(bytes % kHugePageBytes, 0u);
+  if (common::KernelCollapsesHugePages()) {
+    EXPECT_GE(bytes, min_pages * kHugePageBytes)
+        << "THP is enabled and the kernel has MADV_COLLAPSE";
+  } else {
+    EXPECT_EQ(bytes, 0u);
+  }
 }
 
 // A fresh directory under $TMPDIR, removed when the object dies.
