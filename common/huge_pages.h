@@ -11,6 +11,9 @@
 
 namespace encore::common {
 
+// The size of a transparent huge page on x86-64.
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+
 // Asks the kernel to back the whole 2 MiB pages inside [p, p + bytes) with transparent huge
 // pages (madvise MADV_HUGEPAGE), collapsing the ones already faulted in (MADV_COLLAPSE, Linux
 // 6.1+). Returns the bytes of that range now in huge pages; 0 where the kernel declines (older

@@ -9,7 +9,7 @@
 namespace encore::common {
 namespace {
 
-constexpr size_t kHugePage = size_t{2} << 20;
+constexpr size_t kHugePage = kHugePageBytes;
 
 TEST(HugePagesTest, NothingToDoForNullOrLessThanAWholePage) {
   EXPECT_EQ(AdviseHugePages(nullptr, 64 * kHugePage), 0u);

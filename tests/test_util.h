@@ -44,14 +44,12 @@ absl::Status ToStatus(const absl::StatusOr<T>& s) {
   return s.status();
 }
 
-inline constexpr size_t kHugePageBytes = size_t{2} << 20;
-
 // Checks the bytes a huge-page collapse reports: whole 2 MiB pages, at least `min_pages` of
 // them where the kernel collapses (THP enabled, MADV_COLLAPSE), and none where it cannot.
 inline void ExpectHugePageBytes(size_t bytes, size_t min_pages) {
-  EXPECT_EQ(bytes % kHugePageBytes, 0u);
+  EXPECT_EQ(bytes % common::kHugePageBytes, 0u);
   if (common::KernelCollapsesHugePages()) {
-    EXPECT_GE(bytes, min_pages * kHugePageBytes)
+    EXPECT_GE(bytes, min_pages * common::kHugePageBytes)
         << "THP is enabled and the kernel has MADV_COLLAPSE";
   } else {
     EXPECT_EQ(bytes, 0u);
