@@ -35,6 +35,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/huge_pages.h"
 #include "common/status_macros.h"
 #include "index/catalog.h"
 #include "index/faiss_index.h"
@@ -354,6 +355,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", dir.status().ToString().c_str());
     return 1;
   }
+  // As the server does before it loads (--huge_pages).
+  if (absl::GetFlag(FLAGS_huge_pages)) encore::common::HugePagesForLargeAllocations();
   const auto t0 = std::chrono::steady_clock::now();
   encore::index::CatalogOptions o;
   o.index.hnsw_search = absl::GetFlag(FLAGS_hnsw_search);

@@ -25,6 +25,19 @@ size_t AdviseHugePages(const void* p, size_t bytes);
 // in /sys/kernel/mm/transparent_hugepage/enabled, and Linux 6.1+ (MADV_COLLAPSE).
 bool KernelCollapsesHugePages();
 
+// Makes the allocator back every large allocation with transparent huge pages from its first
+// touch, not only after a collapse: each new mapping for jemalloc's oversize arena (allocations
+// of `opt.oversize_threshold`, 8 MiB by default, and up) is advised MADV_HUGEPAGE before
+// anything touches it. Loading a snapshot fills ~600 MB of such arrays at 1M items; with 4 KiB
+// pages that is ~150k page faults, and on a guest whose faults are expensive (PVM) they made up
+// most of the time to ready. Small allocations keep 4 KiB pages, so resident memory grows by at
+// most the unused tail of each large mapping's last huge page.
+// Returns the size from which allocations are advised, or 0 where this is not possible: not
+// jemalloc (glibc's malloc has its own switch, GLIBC_TUNABLES=glibc.malloc.hugetlb=1), no
+// oversize arena, THP "never", or the allocator refused. Idempotent; call it before the large
+// allocations it should cover.
+size_t HugePagesForLargeAllocations();
+
 // AdviseHugePages over several ranges on a background thread: collapsing hundreds of MB takes
 // over a second, which would hold back the time to ready. The ranges must stay allocated and
 // unmoved until the collapse ends; the destructor waits for it, so declare a HugePageCollapse
