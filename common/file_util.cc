@@ -87,14 +87,33 @@ absl::Status WriteFile(const std::string& path, absl::string_view contents) {
   return absl::OkStatus();
 }
 
+struct StreamingDigest::State {
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> xxh{XXH3_createState(), &XXH3_freeState};
+};
+
+StreamingDigest::StreamingDigest() : state_(std::make_unique<State>()) {
+  XXH3_64bits_reset(state_->xxh.get());
+}
+
+StreamingDigest::~StreamingDigest() = default;
+
+void StreamingDigest::Update(const void* data, size_t bytes) {
+  XXH3_64bits_update(state_->xxh.get(), data, bytes);
+  bytes_ += static_cast<int64_t>(bytes);
+}
+
+FileDigest StreamingDigest::Finish() const {
+  FileDigest digest;
+  digest.bytes = bytes_;
+  digest.xxh3 = absl::StrFormat("%016x", XXH3_64bits_digest(state_->xxh.get()));
+  return digest;
+}
+
 absl::StatusOr<FileDigest> DigestFile(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoStatus("cannot open", path);
-  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(),
-                                                                 &XXH3_freeState);
-  XXH3_64bits_reset(state.get());
+  StreamingDigest digest;
   std::vector<char> buf(1 << 20);
-  FileDigest digest;
   while (true) {
     ssize_t n = ::read(fd.get(), buf.data(), buf.size());
     if (n < 0) {
@@ -102,11 +121,21 @@ absl::StatusOr<FileDigest> DigestFile(const std::string& path) {
       return ErrnoStatus("cannot read", path);
     }
     if (n == 0) break;
-    XXH3_64bits_update(state.get(), buf.data(), static_cast<size_t>(n));
-    digest.bytes += n;
+    digest.Update(buf.data(), static_cast<size_t>(n));
   }
-  digest.xxh3 = absl::StrFormat("%016x", XXH3_64bits_digest(state.get()));
-  return digest;
+  return digest.Finish();
+}
+
+absl::Status ExpectDigest(const std::string& path, const FileDigest& got, const FileDigest& want) {
+  if (got.bytes != want.bytes) {
+    return absl::DataLossError(absl::StrCat("snapshot file ", path, " is ", got.bytes,
+                                            " bytes, manifest says ", want.bytes));
+  }
+  if (got.xxh3 != want.xxh3) {
+    return absl::DataLossError(absl::StrCat("snapshot file ", path, " checksum mismatch: xxh3 ",
+                                            got.xxh3, ", manifest says ", want.xxh3));
+  }
+  return absl::OkStatus();
 }
 
 std::string DigestBytes(absl::string_view data) {
@@ -114,11 +143,9 @@ std::string DigestBytes(absl::string_view data) {
 }
 
 std::string DigestConcatenation(const std::vector<absl::string_view>& parts) {
-  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(),
-                                                                 &XXH3_freeState);
-  XXH3_64bits_reset(state.get());
-  for (absl::string_view p : parts) XXH3_64bits_update(state.get(), p.data(), p.size());
-  return absl::StrFormat("%016x", XXH3_64bits_digest(state.get()));
+  StreamingDigest digest;
+  for (absl::string_view p : parts) digest.Update(p.data(), p.size());
+  return digest.Finish().xxh3;
 }
 
 int64_t NowMs() {

@@ -2,7 +2,9 @@
 #ifndef ENCORE_COMMON_FILE_UTIL_H_
 #define ENCORE_COMMON_FILE_UTIL_H_
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,28 @@ struct FileDigest {
   std::string xxh3;
 };
 absl::StatusOr<FileDigest> DigestFile(const std::string& path);
+// OK when `got` (the digest of `path`) equals `want`; else DATA_LOSS naming the size or checksum
+// mismatch.
+absl::Status ExpectDigest(const std::string& path, const FileDigest& got, const FileDigest& want);
+
+// The digest of bytes fed in pieces, as they are read: Finish() gives what DigestFile gives for a
+// file holding them all, one after another.
+class StreamingDigest {
+ public:
+  StreamingDigest();
+  ~StreamingDigest();
+  StreamingDigest(const StreamingDigest&) = delete;
+  StreamingDigest& operator=(const StreamingDigest&) = delete;
+
+  void Update(const void* data, size_t bytes);
+  // The bytes fed so far, and their XXH3-64 (the state stays usable).
+  FileDigest Finish() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  int64_t bytes_ = 0;
+};
 
 // XXH3-64 of a buffer, 16 lowercase hex digits.
 std::string DigestBytes(absl::string_view data);

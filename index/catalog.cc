@@ -202,20 +202,29 @@ absl::StatusOr<std::shared_ptr<const Catalog>> Catalog::Load(const std::string& 
 absl::Status Catalog::LoadSpaces(const std::string& dir, const v1::SnapshotManifest& manifest,
                                  const CatalogOptions& options, CatalogParts* out) {
   CatalogParts& parts = *out;
-  // Every file's checksum is verified (streamed, nothing kept). A space with a prebuilt index is
-  // then served from the index's own copy of the vectors, proven equal to the .npy file by
-  // VectorsFileMatchesIndex without reading the file into memory.
-  RETURN_IF_ERROR(VerifyFiles(dir, manifest));
+  // Every file's checksum is verified. A prebuilt index is digested as FAISS reads it, so the
+  // largest file is read once; every other file is verified first (streamed, nothing kept). A
+  // space with a prebuilt index is then served from the index's own copy of the vectors, proven
+  // equal to the .npy file by VectorsFileMatchesIndex without reading the file into memory.
+  std::vector<std::string> verified_in_load;
+  for (const auto& space : manifest.spaces()) {
+    if (!space.index_file().empty()) verified_in_load.push_back(space.index_file());
+  }
+  RETURN_IF_ERROR(VerifyFiles(dir, manifest, verified_in_load));
   for (const auto& space : manifest.spaces()) {
     const std::string path = absl::StrCat(dir, "/", space.vectors_file());
     Matrix m;
     if (!space.index_file().empty()) {
-      ASSIGN_OR_RETURN(auto idx, FaissIndex::Load(absl::StrCat(dir, "/", space.index_file()),
-                                                  space.dimension(), space.count(), options.index));
+      const v1::SnapshotFile* index_entry = FindFileEntry(manifest, space.index_file());
       const v1::SnapshotFile* entry = FindFileEntry(manifest, space.vectors_file());
-      if (entry == nullptr) {
-        return absl::DataLossError(absl::StrCat(path, " has no checksum entry"));
+      if (index_entry == nullptr || entry == nullptr) {
+        return absl::DataLossError(absl::StrCat(index_entry == nullptr ? space.index_file() : path,
+                                                " has no checksum entry"));
       }
+      const common::FileDigest index_digest = ManifestDigest(*index_entry);
+      ASSIGN_OR_RETURN(
+          auto idx, FaissIndex::Load(absl::StrCat(dir, "/", space.index_file()), space.dimension(),
+                                     space.count(), options.index, &index_digest));
       if (idx->stored_vectors() != nullptr) {
         RETURN_IF_ERROR(VectorsFileMatchesIndex(path, *entry, *idx));
         m.rows = space.count();  // rows and dim only: the data stays in the index

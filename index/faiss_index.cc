@@ -3,11 +3,15 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/HNSW.h>
+#include <faiss/impl/io.h>
 #include <faiss/index_io.h>
 #include <omp.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <exception>
 #include <utility>
 #include <vector>
@@ -141,16 +145,64 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Build(MatrixView vectors
 
 std::string FaissIndex::DistanceKernel() { return DistanceKernelName(); }
 
+namespace {
+
+// faiss::IOReader over a file that digests every byte as FAISS reads it.
+class DigestingReader : public faiss::IOReader {
+ public:
+  explicit DigestingReader(std::FILE* f) : f_(f) {}
+  size_t operator()(void* ptr, size_t size, size_t nitems) override {
+    const size_t got = std::fread(ptr, size, nitems, f_);
+    digest_.Update(ptr, got * size);
+    return got;
+  }
+  // The rest of the file (FAISS need not read to the end), then the digest of all of it.
+  absl::StatusOr<common::FileDigest> Finish(const std::string& path) {
+    std::vector<char> buf(1 << 16);
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), f_)) > 0) digest_.Update(buf.data(), n);
+    if (std::ferror(f_)) return absl::DataLossError(absl::StrCat("cannot read ", path));
+    return digest_.Finish();
+  }
+
+ private:
+  std::FILE* f_;
+  common::StreamingDigest digest_;
+};
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Load(const std::string& path,
                                                              int32_t expected_dim,
                                                              int64_t expected_rows,
-                                                             const IndexOptions& options) {
+                                                             const IndexOptions& options,
+                                                             const common::FileDigest* expected) {
   RETURN_IF_ERROR(CheckHnswSearch(options.hnsw_search));
   std::unique_ptr<faiss::Index> index;
-  try {
-    index.reset(faiss::read_index(path.c_str()));
-  } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat("cannot read FAISS index ", path, ": ", e.what()));
+  if (expected == nullptr) {
+    try {
+      index.reset(faiss::read_index(path.c_str()));
+    } catch (const std::exception& e) {
+      return absl::DataLossError(absl::StrCat("cannot read FAISS index ", path, ": ", e.what()));
+    }
+  } else {
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rbe"),
+                                                      &std::fclose);
+    if (f == nullptr) {
+      return absl::DataLossError(absl::StrCat("snapshot file missing or unreadable: cannot open ",
+                                              path, ": ", std::strerror(errno)));
+    }
+    DigestingReader reader(f.get());
+    try {
+      index.reset(faiss::read_index(&reader));
+    } catch (const std::exception& e) {
+      // Corruption is the likelier cause: name it when the checksum says so.
+      auto digest = common::DigestFile(path);
+      if (digest.ok()) RETURN_IF_ERROR(common::ExpectDigest(path, *digest, *expected));
+      return absl::DataLossError(absl::StrCat("cannot read FAISS index ", path, ": ", e.what()));
+    }
+    ASSIGN_OR_RETURN(common::FileDigest digest, reader.Finish(path));
+    RETURN_IF_ERROR(common::ExpectDigest(path, digest, *expected));
   }
   if (index->d != expected_dim || index->ntotal != expected_rows) {
     return absl::DataLossError(absl::StrCat("FAISS index ", path, " holds ", index->ntotal, "x",

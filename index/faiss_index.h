@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/file_util.h"
 #include "common/huge_pages.h"
 #include "index/embedding_index.h"
 #include "index/hnsw_search.h"
@@ -57,11 +58,13 @@ class FaissIndex : public EmbeddingIndex {
   // Builds an index over `vectors` (copied into FAISS). Building HNSW uses all OpenMP threads.
   static absl::StatusOr<std::unique_ptr<FaissIndex>> Build(MatrixView vectors,
                                                            const IndexOptions& options);
-  // Loads an index written by Save(). Verifies dimension and row count.
-  static absl::StatusOr<std::unique_ptr<FaissIndex>> Load(const std::string& path,
-                                                          int32_t expected_dim,
-                                                          int64_t expected_rows,
-                                                          const IndexOptions& options);
+  // Loads an index written by Save(). Verifies dimension and row count. With `expected`, the
+  // file's size and XXH3 are checked in the same pass that reads it (DATA_LOSS "checksum
+  // mismatch" when they differ); a file FAISS cannot parse is then reported as a checksum
+  // mismatch when it is one, in preference to the parse error it caused.
+  static absl::StatusOr<std::unique_ptr<FaissIndex>> Load(
+      const std::string& path, int32_t expected_dim, int64_t expected_rows,
+      const IndexOptions& options, const common::FileDigest* expected = nullptr);
   // The distance kernel FAISS runs with in this process: "avx2+fma" or "scalar"
   // (index/simd_distance.h).
   static std::string DistanceKernel();

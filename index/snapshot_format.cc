@@ -4,6 +4,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -53,8 +54,13 @@ absl::StatusOr<v1::SnapshotManifest> ReadManifest(const std::string& dir) {
   return manifest;
 }
 
-absl::Status VerifyFiles(const std::string& dir, const v1::SnapshotManifest& manifest) {
+absl::Status VerifyFiles(const std::string& dir, const v1::SnapshotManifest& manifest,
+                         const std::vector<std::string>& verified_elsewhere) {
   for (const auto& f : manifest.files()) {
+    if (std::find(verified_elsewhere.begin(), verified_elsewhere.end(), f.name()) !=
+        verified_elsewhere.end()) {
+      continue;
+    }
     RETURN_IF_ERROR(VerifyFile(dir, f));
   }
   return absl::OkStatus();
@@ -69,23 +75,20 @@ const v1::SnapshotFile* FindFileEntry(const v1::SnapshotManifest& manifest,
 }
 
 absl::Status VerifyFile(const std::string& dir, const v1::SnapshotFile& f) {
-  {
-    const std::string path = absl::StrCat(dir, "/", f.name());
-    auto digest = common::DigestFile(path);
-    if (!digest.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("snapshot file missing or unreadable: ", digest.status().message()));
-    }
-    if (digest->bytes != f.bytes()) {
-      return absl::DataLossError(absl::StrCat("snapshot file ", path, " is ", digest->bytes,
-                                              " bytes, manifest says ", f.bytes()));
-    }
-    if (digest->xxh3 != f.xxh3()) {
-      return absl::DataLossError(absl::StrCat("snapshot file ", path, " checksum mismatch: xxh3 ",
-                                              digest->xxh3, ", manifest says ", f.xxh3()));
-    }
+  const std::string path = absl::StrCat(dir, "/", f.name());
+  auto digest = common::DigestFile(path);
+  if (!digest.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("snapshot file missing or unreadable: ", digest.status().message()));
   }
-  return absl::OkStatus();
+  return common::ExpectDigest(path, *digest, ManifestDigest(f));
+}
+
+common::FileDigest ManifestDigest(const v1::SnapshotFile& f) {
+  common::FileDigest d;
+  d.bytes = f.bytes();
+  d.xxh3 = f.xxh3();
+  return d;
 }
 
 absl::StatusOr<std::string> ManifestToJson(const v1::SnapshotManifest& manifest) {

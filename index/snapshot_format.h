@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/file_util.h"
 #include "encore/v1/snapshot.pb.h"
 
 namespace encore::index {
@@ -27,10 +28,14 @@ inline constexpr int kSnapshotFormatVersion = 1;
 // manifest refers to is listed with a checksum.
 absl::StatusOr<v1::SnapshotManifest> ReadManifest(const std::string& dir);
 
-// Checks every listed file's size and XXH3-64 checksum. DATA_LOSS names the first bad file.
-absl::Status VerifyFiles(const std::string& dir, const v1::SnapshotManifest& manifest);
+// Checks every listed file's size and XXH3-64 checksum, except those named in
+// `verified_elsewhere` (their reader checks them as it reads). DATA_LOSS names the first bad file.
+absl::Status VerifyFiles(const std::string& dir, const v1::SnapshotManifest& manifest,
+                         const std::vector<std::string>& verified_elsewhere = {});
 // Checks one listed file's size and checksum.
 absl::Status VerifyFile(const std::string& dir, const v1::SnapshotFile& file);
+// The size and checksum the manifest lists for a file.
+common::FileDigest ManifestDigest(const v1::SnapshotFile& file);
 // The manifest's entry for `name`, or nullptr.
 const v1::SnapshotFile* FindFileEntry(const v1::SnapshotManifest& manifest,
                                       const std::string& name);

@@ -281,6 +281,43 @@ TEST_F(SnapshotTest, BadChecksumIsRefused) {
   EXPECT_NE(catalog.status().message().find("checksum"), std::string::npos) << catalog.status();
 }
 
+// The prebuilt index is digested as FAISS reads it (not in a pass of its own): a flipped byte
+// FAISS parses happily, a truncation it cannot parse, and bytes past what FAISS reads are all
+// refused as checksum or size mismatches of that file.
+TEST_F(SnapshotTest, CorruptIndexFileIsRefusedByItsChecksum) {
+  const std::string dir = Publish("v1");
+  const std::string path = dir + "/music.faiss";
+  ASSERT_OK_AND_ASSIGN(const std::string good, common::ReadFile(path));
+  ASSERT_GT(good.size(), 1000u);
+  ASSERT_OK(Catalog::Load(dir, {}).status());
+
+  std::string flipped = good;
+  flipped[flipped.size() - 5] ^= 0x20;  // inside the stored vectors
+  ASSERT_OK(common::WriteFile(path, flipped));
+  auto catalog = Catalog::Load(dir, {});
+  EXPECT_EQ(catalog.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(catalog.status().message().find("music.faiss checksum mismatch"), std::string::npos)
+      << catalog.status();
+
+  ASSERT_OK(common::WriteFile(path, good.substr(0, good.size() / 2)));
+  catalog = Catalog::Load(dir, {});
+  EXPECT_EQ(catalog.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(catalog.status().message().find(absl::StrCat("music.faiss is ", good.size() / 2,
+                                                         " bytes, manifest says ", good.size())),
+            std::string::npos)
+      << "the parse error must give way to the size mismatch: " << catalog.status();
+
+  ASSERT_OK(common::WriteFile(path, good + "trailing"));
+  catalog = Catalog::Load(dir, {});
+  EXPECT_EQ(catalog.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(catalog.status().message().find(absl::StrCat("is ", good.size() + 8, " bytes")),
+            std::string::npos)
+      << catalog.status();
+
+  ASSERT_OK(common::WriteFile(path, good));
+  EXPECT_OK(Catalog::Load(dir, {}).status());
+}
+
 // An index file taken from another snapshot, with the manifest's checksum entry for it updated
 // so every file checksum is consistent: only the check of the vectors against the index catches
 // it.
