@@ -66,8 +66,7 @@ void* AllocAdvisedHuge(ExtentHooks* /*hooks*/, void* new_addr, size_t size, size
 }
 
 size_t InstallHugeHooks() {
-  auto mode = ReadFile("/sys/kernel/mm/transparent_hugepage/enabled");
-  if (!mode.ok() || mode->find("[never]") != std::string::npos) return 0;
+  if (!TransparentHugePagesEnabled()) return 0;
   auto mallctl = reinterpret_cast<MallctlFn>(dlsym(RTLD_DEFAULT, "mallctl"));
   if (mallctl == nullptr) return 0;  // not jemalloc
   size_t threshold = 0;
@@ -109,9 +108,13 @@ size_t HugePagesForLargeAllocations() {
   return threshold;
 }
 
-bool KernelCollapsesHugePages() {
+bool TransparentHugePagesEnabled() {
   auto mode = ReadFile("/sys/kernel/mm/transparent_hugepage/enabled");
-  if (!mode.ok() || mode->find("[never]") != std::string::npos) return false;
+  return mode.ok() && mode->find("[never]") == std::string::npos;
+}
+
+bool KernelCollapsesHugePages() {
+  if (!TransparentHugePagesEnabled()) return false;
   auto release = ReadFile("/proc/sys/kernel/osrelease");
   int major = 0, minor = 0;
   if (!release.ok() || std::sscanf(release->c_str(), "%d.%d", &major, &minor) != 2) return false;

@@ -21,6 +21,10 @@ inline constexpr size_t kHugePageBytes = size_t{2} << 20;
 // contents are unchanged, and readers may run meanwhile.
 size_t AdviseHugePages(const void* p, size_t bytes);
 
+// Whether transparent huge pages are available: /sys/kernel/mm/transparent_hugepage/enabled is
+// readable and not "never".
+bool TransparentHugePagesEnabled();
+
 // Whether this kernel collapses memory into transparent huge pages on request: THP not "never"
 // in /sys/kernel/mm/transparent_hugepage/enabled, and Linux 6.1+ (MADV_COLLAPSE).
 bool KernelCollapsesHugePages();

@@ -147,13 +147,13 @@ std::string FaissIndex::DistanceKernel() { return DistanceKernelName(); }
 
 namespace {
 
-// faiss::IOReader over a file that digests every byte as FAISS reads it.
+// faiss::IOReader over a file that, with `digest`, digests every byte as FAISS reads it.
 class DigestingReader : public faiss::IOReader {
  public:
-  explicit DigestingReader(std::FILE* f) : f_(f) {}
+  DigestingReader(std::FILE* f, bool digest) : f_(f), digesting_(digest) {}
   size_t operator()(void* ptr, size_t size, size_t nitems) override {
     const size_t got = std::fread(ptr, size, nitems, f_);
-    digest_.Update(ptr, got * size);
+    if (digesting_) digest_.Update(ptr, got * size);
     return got;
   }
   // The rest of the file (FAISS need not read to the end), then the digest of all of it.
@@ -167,6 +167,7 @@ class DigestingReader : public faiss::IOReader {
 
  private:
   std::FILE* f_;
+  const bool digesting_;
   common::StreamingDigest digest_;
 };
 
@@ -179,28 +180,23 @@ absl::StatusOr<std::unique_ptr<FaissIndex>> FaissIndex::Load(const std::string& 
                                                              const common::FileDigest* expected) {
   RETURN_IF_ERROR(CheckHnswSearch(options.hnsw_search));
   std::unique_ptr<faiss::Index> index;
-  if (expected == nullptr) {
-    try {
-      index.reset(faiss::read_index(path.c_str()));
-    } catch (const std::exception& e) {
-      return absl::DataLossError(absl::StrCat("cannot read FAISS index ", path, ": ", e.what()));
-    }
-  } else {
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rbe"),
-                                                      &std::fclose);
-    if (f == nullptr) {
-      return absl::DataLossError(absl::StrCat("snapshot file missing or unreadable: cannot open ",
-                                              path, ": ", std::strerror(errno)));
-    }
-    DigestingReader reader(f.get());
-    try {
-      index.reset(faiss::read_index(&reader));
-    } catch (const std::exception& e) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rbe"), &std::fclose);
+  if (f == nullptr) {
+    return absl::DataLossError(
+        absl::StrCat("cannot read FAISS index ", path, ": cannot open: ", std::strerror(errno)));
+  }
+  DigestingReader reader(f.get(), /*digest=*/expected != nullptr);
+  try {
+    index.reset(faiss::read_index(&reader));
+  } catch (const std::exception& e) {
+    if (expected != nullptr) {
       // Corruption is the likelier cause: name it when the checksum says so.
       auto digest = common::DigestFile(path);
       if (digest.ok()) RETURN_IF_ERROR(common::ExpectDigest(path, *digest, *expected));
-      return absl::DataLossError(absl::StrCat("cannot read FAISS index ", path, ": ", e.what()));
     }
+    return absl::DataLossError(absl::StrCat("cannot read FAISS index ", path, ": ", e.what()));
+  }
+  if (expected != nullptr) {
     ASSIGN_OR_RETURN(common::FileDigest digest, reader.Finish(path));
     RETURN_IF_ERROR(common::ExpectDigest(path, digest, *expected));
   }

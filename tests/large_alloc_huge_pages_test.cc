@@ -10,7 +10,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "common/file_util.h"
 #include "common/huge_pages.h"
 
 namespace encore::common {
@@ -56,11 +55,6 @@ Mapping MappingOf(const void* p) {
   return m;
 }
 
-bool ThpEnabled() {
-  auto mode = ReadFile("/sys/kernel/mm/transparent_hugepage/enabled");
-  return mode.ok() && mode->find("[never]") == std::string::npos;
-}
-
 TEST(LargeAllocHugePagesTest, LargeAllocationsFaultInHugePagesSmallOnesDoNot) {
   const size_t from = HugePagesForLargeAllocations();
   EXPECT_EQ(HugePagesForLargeAllocations(), from) << "installed once";
@@ -68,7 +62,7 @@ TEST(LargeAllocHugePagesTest, LargeAllocationsFaultInHugePagesSmallOnesDoNot) {
     EXPECT_EQ(from, 0u) << "only jemalloc's large allocations can be advised";
     GTEST_SKIP() << "built with glibc's malloc (ENCORE_JEMALLOC=OFF): nothing to advise";
   }
-  if (!ThpEnabled()) {
+  if (!TransparentHugePagesEnabled()) {
     EXPECT_EQ(from, 0u);
     GTEST_SKIP() << "transparent huge pages are 'never' on this machine";
   }
