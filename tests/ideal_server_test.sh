@@ -35,19 +35,21 @@ grep -q 'INVALID_ARGUMENT' "$TMP/big.out" || fail "count 501: $(cat "$TMP/big.ou
 
 # One call at a time: each takes at least the 2 ms of CPU it burns (a lower bound, not a timing
 # target), and the server's CPU time grows by at least that much per call.
-cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+# The scheduler's run time in ns: the tick-sampled utime/stime of /proc/PID/stat miss short
+# bursts on some guests (docs/BENCHMARKS.md, "What a call costs").
+cpu() { cat /proc/"$PID"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
 before=$(cpu)
 "$LOADTEST" --target=127.0.0.1:$PORT --concurrency=1 --warmup=0 --duration=1 \
   --mix=recommend:1 --json="$TMP/lt.json" > /dev/null
 after=$(cpu)
 json 'l = d["latency_ms"]; assert d["errors"] == {} and l["p50"] >= 2.0, d' < "$TMP/lt.json" ||
   fail "loadtest: $(cat "$TMP/lt.json")"
-python3 - "$before" "$after" "$(getconf CLK_TCK)" "$TMP/lt.json" <<'PY' || fail "CPU burnt"
+python3 - "$before" "$after" "$TMP/lt.json" <<'PY' || fail "CPU burnt"
 import json, sys
-before, after, tck, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+before, after, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 d = json.load(open(path))
 calls = d["completed"]
-burnt = (after - before) / tck
+burnt = (after - before) / 1e9
 assert burnt >= 0.9 * calls * 0.002, (burnt, calls)
 PY
 
