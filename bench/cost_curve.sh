@@ -3,15 +3,14 @@
 # encore-server's Recommend, the same server's empty RPC (GetCatalogInfo), and
 # encore-bench-ideal-server (an empty RPC plus SPIN_US of pure CPU per Recommend). Each prints
 # the server's CPU per call and the whole machine's (client, server, kernel) over the measured
-# window, the achieved rate and p50/p99. R_lim and "50% of max" assume a call costs the same CPU at every rate; this shows
-# what a call really costs at the rates where the latency targets are read.
+# window, the achieved rate and p50/p99. R_lim and "50% of max" assume a call costs the same CPU
+# at every rate; this shows what a call really costs at the rates where the latency targets are
+# read.
 #
-# CPU comes from /proc/PID/task/*/schedstat (the scheduler's run time, in ns). The utime and
-# stime of /proc/PID/stat are tick samples: on this guest they missed most of the ideal
-# server's short bursts (163 against 489 us per call at 1,500 req/s, where the machine's busy
-# share agreed with the latter). A thread that exits takes its time with it, so each line says
-# "threads changed" when the server's set of threads did. The machine's figure is
-# encore-loadtest's busy share of /proc/stat (host_cpu in its JSON) over its own window.
+# The server's CPU is the scheduler's run time (bench/proc_cpu.sh); a line says "threads
+# changed" when the server's set of threads did, since an exited thread's time is lost. The
+# machine's figure is encore-loadtest's busy share of /proc/stat (host_cpu in its JSON) over its
+# own window.
 #
 # Usage: bench/cost_curve.sh BUILD_DIR WORK_DIR [RATE ...]   (default: 200 800 1500 c16)
 #   a RATE is req/s offered in open loop, or cN for a closed loop at concurrency N.
@@ -35,7 +34,8 @@ PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; }
 trap cleanup EXIT
 
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
+# shellcheck source=bench/proc_cpu.sh
+source "$(dirname "$0")/proc_cpu.sh"
 tasks() { ls /proc/"$1"/task 2>/dev/null | tr '\n' ' '; }
 
 start() {  # out file, command...
@@ -61,11 +61,11 @@ measure() {  # label, mix, rate (or cN: closed loop at concurrency N)
   lt=$!
   # The window: from the end of the warm-up to just before the end of the measured run.
   sleep "$(python3 -c "print($WARMUP + 0.3)")"
-  s0=$(cpu_ns "$PID") t0=$(tasks "$PID")
+  s0=$(proc_cpu_ns "$PID") t0=$(tasks "$PID")
   local window
   window=$(python3 -c "print(max($DURATION - 0.8, 0.5))")
   sleep "$window"
-  s1=$(cpu_ns "$PID") t1=$(tasks "$PID")
+  s1=$(proc_cpu_ns "$PID") t1=$(tasks "$PID")
   wait "$lt" || { echo "encore-loadtest failed:"; cat "$WORK/cost_curve.out"; exit 1; }
   python3 - "$1" "$3" "$window" "$s0" "$s1" "$([ "$t0" = "$t1" ] && echo 0 || echo 1)" \
     "$json" "$(nproc)" <<'PY'

@@ -38,18 +38,16 @@ start index "$BUILD/bench/encore-bench-ideal-server" --spin_us="$INDEX_US"
 start call "$BUILD/bench/encore-bench-ideal-server" --spin_us="$CALL_US"
 "$BUILD/client/encore-cli" --target="127.0.0.1:$PORT_encore" health --wait_seconds=600 > /dev/null
 
-# The server's CPU in ns, from the scheduler's run time: /proc/PID/stat's tick samples missed
-# most of the ideal server's short bursts on a PVM guest (docs/BENCHMARKS.md, "What a call
-# costs").
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
+# shellcheck source=bench/proc_cpu.sh
+source "$(dirname "$0")/proc_cpu.sh"
 
 measure() {  # label, pid, port
   local before after
-  before=$(cpu_ns "$2")
+  before=$(proc_cpu_ns "$2")
   /usr/bin/time -f '%U %S' -o "$WORK/gap.time" "$BUILD/client/encore-loadtest" \
     --target="127.0.0.1:$3" --users=100000 --items=1000000 --warmup=0 --duration=8 "${LOAD[@]}" \
     --json="$WORK/gap.json" > /dev/null 2>&1
-  after=$(cpu_ns "$2")
+  after=$(proc_cpu_ns "$2")
   python3 - "$1" "$before" "$after" "$WORK/gap.json" "$WORK/gap.time" <<'PY'
 import json, sys
 label, before, after, path, tpath = sys.argv[1:]

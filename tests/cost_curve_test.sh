@@ -19,7 +19,8 @@ python3 - "$TMP/out" <<'PY' || fail "output: $(cat "$TMP/out")"
 import re, sys
 rows = {}
 for line in open(sys.argv[1]):
-    m = re.match(r"(encore Recommend|encore empty RPC|ideal \(2000 us burn\)) +(\S+) offered +(\d+) "
+    m = re.match(r"(encore Recommend|encore empty RPC|ideal \(2000 us burn\)) +(\S+) "
+                 r"offered +(\d+) "
                  r"achieved +server +(\d+) us/call +machine +(\d+) us/call \( *([\d.]+)% busy\) +"
                  r"p50 ([\d.]+) p99 ([\d.]+) ms +errors \{\}", line)
     if m:

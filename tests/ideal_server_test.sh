@@ -35,9 +35,9 @@ grep -q 'INVALID_ARGUMENT' "$TMP/big.out" || fail "count 501: $(cat "$TMP/big.ou
 
 # One call at a time: each takes at least the 2 ms of CPU it burns (a lower bound, not a timing
 # target), and the server's CPU time grows by at least that much per call.
-# The scheduler's run time in ns: the tick-sampled utime/stime of /proc/PID/stat miss short
-# bursts on some guests (docs/BENCHMARKS.md, "What a call costs").
-cpu() { cat /proc/"$PID"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
+# shellcheck source=bench/proc_cpu.sh
+source "$(dirname "$0")/../bench/proc_cpu.sh"
+cpu() { proc_cpu_ns "$PID"; }
 before=$(cpu)
 "$LOADTEST" --target=127.0.0.1:$PORT --concurrency=1 --warmup=0 --duration=1 \
   --mix=recommend:1 --json="$TMP/lt.json" > /dev/null
