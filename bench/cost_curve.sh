@@ -85,6 +85,7 @@ PY
 }
 
 echo "== $(nproc) cores, $(date -u +%FT%TZ); CPU per call from /proc/PID/task/*/schedstat"
+echo "== host idle: $(cpu_idle_policy)"
 start "$WORK/cost_curve.server" "$BUILD/server/encore-server" --snapshot_dir="$WORK/snapshots" \
   --history_dir="$WORK/history" --port=0 --metrics_port=-1 --snapshot_poll_seconds=0
 "$BUILD/client/encore-cli" --target=127.0.0.1:"$PORT" health --wait_seconds=600 > /dev/null

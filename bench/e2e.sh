@@ -36,9 +36,12 @@ LT="$BUILD/client/encore-loadtest"
 PID=""
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null || true; }
 trap cleanup EXIT
+# shellcheck source=bench/proc_cpu.sh
+source "$(dirname "$0")/proc_cpu.sh"
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($1)" "$2"; }
 
 echo "== machine: $(nproc) cores, $(grep MemTotal /proc/meminfo | awk '{print $2/1048576 " GiB"}'), $(date -u +%FT%TZ)"
+echo "== host idle: $(cpu_idle_policy)"
 if [ ! -f "$WORK/snapshots/events.tsv" ]; then
   echo "== generating $TRACKS tracks x $DIM dims, $USERS users, prebuilt HNSW (efConstruction $EF_CONSTRUCTION)"
   /usr/bin/time -f "gen_seconds=%e max_rss_kb=%M" "$BUILD/offline/encore-gen" --out="$WORK/snapshots" \

@@ -18,6 +18,9 @@ cat "$TMP/out"
 python3 - "$TMP/out" <<'PY' || fail "output: $(cat "$TMP/out")"
 import re, sys
 rows = {}
+idle = [l for l in open(sys.argv[1])
+        if re.match(r"== host idle: cpuidle=\S+ halt_poll_ns=(\d+|-) cpu_latency_limit_us=(-?\d+|-)$", l)]
+assert len(idle) == 1, "no host idle line"
 for line in open(sys.argv[1]):
     m = re.match(r"(encore Recommend|encore empty RPC|ideal \(2000 us burn\)) +(\S+) "
                  r"offered +(\d+) "
