@@ -13,12 +13,14 @@
 // without the history store (bench/e2e.sh times them again between load runs while the server
 // holds the store).
 // Usage: encore-bench-ann --snapshot_dir=DIR [--queries=1000]
-//        [--ef_search=96[,128,...]] [--pace_us=0] [--entry_points=4] [--history_dir=DIR --users=N
-//        [--count=20] [--far_cos=0.85] [--far_ef_search=224[,...]] [--upper_ef=64[,...]]]
+//        [--ef_search=96[,128,...]] [--pace_us=0] [--concurrent_searchers=0] [--entry_points=4]
+//        [--history_dir=DIR --users=N [--count=20] [--far_cos=0.85] [--far_ef_search=224[,...]]
+//        [--upper_ef=64[,...]]]
 //        [--graph_rows=N [--graph_m=32] [--graph_ef_construction=40] [--graph_metric=ip]]
 #include <faiss/IndexHNSW.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -88,6 +90,11 @@ ABSL_FLAG(std::string, hnsw_search, "auto",
 ABSL_FLAG(int, pace_us, 0,
           "Sleep this long before each search, as at light load (caches go cold between "
           "requests); 0 = back to back");
+ABSL_FLAG(int, concurrent_searchers, 0,
+          "Threads that search the same index, on the same queries from other starting points, "
+          "for as long as the timed searches run: the time per search with the other cores "
+          "searching too (the model R_lim = 1/(1/R0 + t_ann/c) assumes it equals the "
+          "single-threaded one); 0 = the timed thread alone");
 ABSL_FLAG(int, entry_points, 4,
           "HNSW entry points as the server's --hnsw_entry_points: item probes start at their "
           "source item, serving searches at the listener's strongest items; 0 = global descent");
@@ -377,6 +384,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--pace_us must be >= 0, got %d\n", pace_us);
     return 1;
   }
+  const int concurrent = absl::GetFlag(FLAGS_concurrent_searchers);
+  if (concurrent < 0 || concurrent > 64) {
+    std::fprintf(stderr, "--concurrent_searchers must be in [0, 64], got %d\n", concurrent);
+    return 1;
+  }
   auto catalog = encore::index::Catalog::Load(*dir, o);
   if (!catalog.ok()) {
     std::fprintf(stderr, "%s\n", catalog.status().ToString().c_str());
@@ -516,6 +528,40 @@ int main(int argc, char** argv) {
       }
     }
   }
+  // The other searchers replay the queries with the first setting, each from its own offset so
+  // that no two walk the same nodes in step; they run until the timed pass ends.
+  std::atomic<bool> stop_searchers{false};
+  std::atomic<bool> searcher_failed{false};
+  std::atomic<int64_t> concurrent_searches{0};
+  std::vector<std::thread> searchers;
+  const int bg_ef = settings.front().ef, bg_upper_ef = settings.front().upper_ef,
+            bg_far_ef = settings.front().far_ef;
+  for (int t = 0; t < (queries.empty() ? 0 : concurrent); ++t) {
+    searchers.emplace_back([&, t] {
+      for (size_t j = (t + 1) * queries.size() / (concurrent + 1); !stop_searchers.load();
+           j = (j + 1) % queries.size()) {
+        encore::index::SearchParams params;
+        params.ef_search = bg_ef;
+        params.entry_rows = queries[j].entries;
+        if (queries[j].far) {
+          params.ef_search = std::max(bg_ef, bg_far_ef);
+          params.upper_ef = bg_upper_ef;
+        }
+        if (!search(queries[j].vector, queries[j].k, params).ok()) searcher_failed = true;
+        ++concurrent_searches;
+      }
+    });
+  }
+  auto join_searchers = [&] {
+    stop_searchers = true;
+    for (std::thread& t : searchers) t.join();
+    searchers.clear();
+  };
+  // Joined on every way out of the timed pass, including a failed search's early return.
+  struct JoinOnExit {
+    std::function<void()> join;
+    ~JoinOnExit() { join(); }
+  } join_on_exit{join_searchers};
   for (size_t block = 0; block < queries.size(); block += kBlock) {
     for (Setting& setting : settings) {
       for (size_t i = block; i < std::min(block + kBlock, queries.size()); ++i) {
@@ -541,6 +587,11 @@ int main(int argc, char** argv) {
         setting.results[i] = *std::move(r);
       }
     }
+  }
+  join_searchers();
+  if (searcher_failed) {
+    std::fprintf(stderr, "a concurrent searcher's search failed\n");
+    return 1;
   }
   for (Setting& setting : settings) {
     const auto& results = setting.results;
@@ -572,13 +623,15 @@ int main(int argc, char** argv) {
         "index=%s search=%s walk=%s rows=%lld dim=%d ef_search=%d entry_points=%d upper_ef=%d "
         "load_seconds=%.2f huge_page_mb=%zu catalog_huge_page_mb=%zu queries_from=%s "
         "mean_k=%.1f ann_ms_per_query=%.4f ann_ms_p50=%.4f ann_ms_p99=%.4f pace_us=%d "
+        "concurrent_searchers=%d concurrent_searches=%lld "
         "exact_ms_per_query=%.3f recall_at_%d=%.4f "
         "score_share_at_%d=%.4f queries=%zu exact_queries=%d",
         music->index->type().c_str(), o.index.hnsw_search.c_str(),
         music->index->graph_walk().c_str(), static_cast<long long>(music->vectors.rows), d,
         setting.ef, absl::GetFlag(FLAGS_entry_points), setting.upper_ef, load_s,
         huge_page_bytes >> 20, catalog_huge_page_bytes >> 20, serving ? "serving" : "items", mean_k,
-        per_query_ms, quantile(0.5), quantile(0.99), pace_us, exact_ms, k,
+        per_query_ms, quantile(0.5), quantile(0.99), pace_us, concurrent,
+        static_cast<long long>(concurrent_searches.load()), exact_ms, k,
         static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
         exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
     if (serving) {

@@ -48,6 +48,18 @@ for f in queries calls mean_k far_cos far_share recall_at_10 far_recall_at_10 sc
 done
 [ -z "$(field "$REPLAYED" recommend_ms_per_call)" ] || fail "replay reports call times it did not take"
 
+# With another thread searching the same index meanwhile (--concurrent_searchers), every search
+# still finds the same neighbours, and the other thread did search.
+BUSY=$("$ANN" "${COMMON[@]}" --load_queries="$TMP/q.bin" --exact_queries=200 --far_cos=-1 \
+  --concurrent_searchers=1) || fail "replay with a concurrent searcher"
+for f in queries recall_at_10 far_recall_at_10 score_share_at_10; do
+  [ "$(field "$BUSY" $f)" = "$(field "$REPLAYED" $f)" ] \
+    || fail "with a concurrent searcher $f differs: $(field "$BUSY" $f) vs $(field "$REPLAYED" $f)"
+done
+[ "$(field "$BUSY" concurrent_searchers)" = 1 ] || fail "concurrent_searchers: $BUSY"
+[ "$(field "$BUSY" concurrent_searches)" -gt 0 ] || fail "the concurrent searcher did not search: $BUSY"
+[ "$(field "$REPLAYED" concurrent_searches)" = 0 ] || fail "searches without a searcher: $REPLAYED"
+
 # The split follows --far_cos: -1 makes nothing far, 1 nearly everything.
 NONE=$("$ANN" "${COMMON[@]}" --history_dir="$TMP/history" --users=300 --queries=100 \
   --exact_queries=0 --far_cos=-1)
@@ -60,7 +72,8 @@ python3 -c "import sys; assert float(sys.argv[1]) > 0.9" "$(field "$ALL" far_sha
 # Bad input: a truncated capture, a missing one, a capture of another dimension, a bad flag.
 head -c 100 "$TMP/q.bin" > "$TMP/short.bin"
 for bad in "--load_queries=$TMP/short.bin" "--load_queries=$TMP/missing.bin" "--far_cos=2" \
-  "--load_queries=$TMP/q.bin --history_dir=$TMP/history" "--far_ef_search=x"; do
+  "--load_queries=$TMP/q.bin --history_dir=$TMP/history" \
+  "--load_queries=$TMP/q.bin --concurrent_searchers=-1" "--far_ef_search=x"; do
   # shellcheck disable=SC2086  # one case is two flags
   if "$ANN" "${COMMON[@]}" $bad > /dev/null 2> "$TMP/err"; then fail "$bad accepted"; fi
   [ -s "$TMP/err" ] || fail "$bad: no message"
