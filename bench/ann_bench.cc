@@ -112,6 +112,19 @@ struct Query {
   bool far = false;              // a far taste vector (recommend::IsFarQuery)
 };
 
+// The settings the server gives `q`: far ones the wider beam (never below `ef`) and the level-1
+// beam `upper_ef`, near ones `ef` alone.
+encore::index::SearchParams ParamsFor(const Query& q, int ef, int upper_ef, int far_ef) {
+  encore::index::SearchParams params;
+  params.ef_search = ef;
+  params.entry_rows = q.entries;
+  if (q.far) {
+    params.ef_search = std::max(ef, far_ef);
+    params.upper_ef = upper_ef;
+  }
+  return params;
+}
+
 // In-process time of one Recommend call: mean and quantiles, in ms.
 struct CallTimes {
   double mean = 0, p50 = 0, p99 = 0, max = 0;
@@ -540,13 +553,7 @@ int main(int argc, char** argv) {
     searchers.emplace_back([&, t] {
       for (size_t j = (t + 1) * queries.size() / (concurrent + 1); !stop_searchers.load();
            j = (j + 1) % queries.size()) {
-        encore::index::SearchParams params;
-        params.ef_search = bg_ef;
-        params.entry_rows = queries[j].entries;
-        if (queries[j].far) {
-          params.ef_search = std::max(bg_ef, bg_far_ef);
-          params.upper_ef = bg_upper_ef;
-        }
+        const auto params = ParamsFor(queries[j], bg_ef, bg_upper_ef, bg_far_ef);
         if (!search(queries[j].vector, queries[j].k, params).ok()) searcher_failed = true;
         ++concurrent_searches;
       }
@@ -565,13 +572,7 @@ int main(int argc, char** argv) {
   for (size_t block = 0; block < queries.size(); block += kBlock) {
     for (Setting& setting : settings) {
       for (size_t i = block; i < std::min(block + kBlock, queries.size()); ++i) {
-        encore::index::SearchParams params;
-        params.ef_search = setting.ef;
-        params.entry_rows = queries[i].entries;
-        if (queries[i].far) {
-          params.ef_search = std::max(setting.ef, setting.far_ef);
-          params.upper_ef = setting.upper_ef;
-        }
+        const auto params = ParamsFor(queries[i], setting.ef, setting.upper_ef, setting.far_ef);
         if (pace_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(pace_us));
         const auto q0 = std::chrono::steady_clock::now();
         auto r = search(queries[i].vector, queries[i].k, params);
