@@ -46,6 +46,8 @@ struct FilterStats {
   // Recommend's taste-vector searches: [0] near, [1] far from their entry points
   // (PipelineOptions::far_cos).
   std::array<int64_t, 2> taste_queries{};
+  // Recommend's taste-profile cache (PipelineOptions::profile_cache_bytes): [0] hits, [1] misses.
+  std::array<int64_t, 2> profile_cache{};
   // Wall time of each of those searches, in order.
   absl::InlinedVector<double, 2> ann_seconds;
 };

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -266,6 +267,33 @@ bool IsFarQuery(const index::MatrixView& vectors, absl::Span<const float> query,
 RecommendPipeline::RecommendPipeline(storage::HistoryStore* history, PipelineOptions options)
     : history_(history), options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = common::NowMs;
+  if (options_.profile_cache_bytes > 0) {
+    profile_cache_ = std::make_unique<ProfileCache>(options_.profile_cache_bytes);
+  }
+}
+
+absl::StatusOr<std::shared_ptr<const ProfileCache::Entry>> RecommendPipeline::Profiles(
+    const Catalog& catalog, const std::string& user_id, const std::vector<std::string>& spaces,
+    FilterStats* stats) const {
+  ProfileCache::Lookup cached;
+  if (profile_cache_ != nullptr) {
+    cached = profile_cache_->Get(user_id, catalog, spaces);
+    ++stats->profile_cache[cached.complete ? 0 : 1];
+    if (cached.complete) return cached.entry;
+  }
+  ASSIGN_OR_RETURN(std::vector<storage::HistoryEvent> history,
+                   history_->Read(user_id, options_.history_limit));
+  auto built = std::make_shared<ProfileCache::Entry>();
+  built->catalog = &catalog;
+  built->catalog_version = catalog.version();
+  // Profiles of other spaces cached for this listener stay valid: the history has not changed.
+  if (cached.entry != nullptr) built->spaces = cached.entry->spaces;
+  for (const std::string& space : spaces) {
+    if (built->Find(space) != nullptr) continue;
+    built->spaces.emplace_back(space, BuildTasteProfile(catalog, history, space, options_.profile));
+  }
+  if (profile_cache_ != nullptr) profile_cache_->Put(user_id, cached.generation, built);
+  return built;
 }
 
 absl::StatusOr<int> RecommendPipeline::ResolveCount(int32_t requested) const {
@@ -312,9 +340,6 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
   FilterStats local_stats;
   if (stats == nullptr) stats = &local_stats;
 
-  // 1. Profile.
-  ASSIGN_OR_RETURN(std::vector<storage::HistoryEvent> history,
-                   history_->Read(request.user_id(), options_.history_limit));
   absl::flat_hash_set<ItemId> excluded(seeds.begin(), seeds.end());
   for (const auto& id : request.exclude_item_ids()) {
     if (auto found = catalog.Find(id)) excluded.insert(*found);
@@ -333,11 +358,19 @@ absl::Status RecommendPipeline::Recommend(const Catalog& catalog,
     }
   }
 
+  // 1. Profile, of each space the catalog has items of.
+  std::vector<std::string> served_spaces;
+  for (const auto& [space_name, space_kinds] : by_space) {
+    if (catalog.space(space_name) != nullptr) served_spaces.push_back(space_name);
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const ProfileCache::Entry> profiles,
+                   Profiles(catalog, request.user_id(), served_spaces, stats));
+
   std::vector<std::vector<Pick>> per_space;
   for (const auto& [space_name, space_kinds] : by_space) {
     const index::EmbeddingSpace* space = catalog.space(space_name);
     if (space == nullptr) continue;  // the catalog has no items of these kinds
-    TasteProfile profile = BuildTasteProfile(catalog, history, space_name, options_.profile);
+    const TasteProfile& profile = *profiles->Find(space_name);
     for (ItemId id : profile.seen) excluded.insert(id);
 
     // 2. Query and listener families: taste, seeds, or a blend of both.
@@ -577,7 +610,10 @@ absl::Status RecommendPipeline::RecordEvents(const Catalog& catalog,
     events.push_back(
         {e.item_id(), static_cast<storage::EventType>(e.type()), e.timestamp_ms(), e.played_ms()});
   }
-  RETURN_IF_ERROR(history_->Append(request.user_id(), events));
+  const absl::Status written = history_->Append(request.user_id(), events);
+  // Even a failed write may have reached the store: drop the cached profile either way.
+  if (profile_cache_ != nullptr) profile_cache_->Invalidate(request.user_id());
+  RETURN_IF_ERROR(written);
   response->set_accepted(n);
   return absl::OkStatus();
 }

@@ -4,13 +4,18 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "encore/v1/recommender.pb.h"
 #include "index/catalog.h"
 #include "recommend/filters.h"
 #include "recommend/profile.h"
+#include "recommend/profile_cache.h"
 #include "recommend/ranker.h"
 #include "storage/history_store.h"
 
@@ -58,6 +63,10 @@ struct PipelineOptions {
   int64_t max_future_ms = 86400000;
   // Clock for timestamp validation (ms since epoch). Default: wall clock.
   std::function<int64_t()> now_ms;
+  // Bound, in estimated bytes, of the cache of listeners' taste profiles (ProfileCache); 0 = no
+  // cache. With a cache, every write to `history` after construction must go through
+  // RecordEvents, which invalidates the listener's entry. Default: 0 (the server sets 16 MiB).
+  int64_t profile_cache_bytes = 0;
   // Called with every index search the pipeline issues (query, k, parameters), before it runs;
   // lets a benchmark replay exactly the serving searches. Default: none. Must be thread-safe.
   std::function<void(absl::Span<const float> query, int k, const index::SearchParams& params)>
@@ -91,12 +100,21 @@ class RecommendPipeline {
                             v1::RecordEventsResponse* response) const;
 
   const PipelineOptions& options() const { return options_; }
+  // The taste-profile cache, or null when PipelineOptions::profile_cache_bytes is 0.
+  const ProfileCache* profile_cache() const { return profile_cache_.get(); }
 
  private:
   absl::StatusOr<int> ResolveCount(int32_t requested) const;
 
+  // The listener's profiles for the spaces in `spaces` (all present in `catalog`): from the
+  // cache when it holds them all, else built from one history read (and cached).
+  absl::StatusOr<std::shared_ptr<const ProfileCache::Entry>> Profiles(
+      const index::Catalog& catalog, const std::string& user_id,
+      const std::vector<std::string>& spaces, FilterStats* stats) const;
+
   storage::HistoryStore* history_;
   PipelineOptions options_;
+  std::unique_ptr<ProfileCache> profile_cache_;
 };
 
 }  // namespace encore::recommend

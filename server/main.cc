@@ -69,6 +69,10 @@ ABSL_FLAG(bool, huge_pages, true,
           "(MADV_COLLAPSE) in the background after load");
 ABSL_FLAG(int, max_history_per_user, 1000, "Newest events kept per user");
 ABSL_FLAG(int, history_limit, 500, "Newest events read per Recommend");
+ABSL_FLAG(int, profile_cache_mb, 16,
+          "Memory bound (MiB) of the cache of listeners' taste profiles: a returning listener's "
+          "Recommend skips the history read and the profile build. Entries are dropped on "
+          "RecordEvents and ignored after a catalog swap. 0 = off");
 ABSL_FLAG(bool, history_sync, false, "fsync the history WAL on every RecordEvents");
 ABSL_FLAG(int, max_per_artist, 2, "Most items of one artist in a Recommend response");
 ABSL_FLAG(double, half_life_days, 30.0, "Recency half-life of the taste vector");
@@ -150,7 +154,8 @@ int main(int argc, char** argv) {
   for (const auto& [flag, value, most] :
        {std::make_tuple("hnsw_entry_points", entry_points, 64),
         std::make_tuple("hnsw_upper_ef", upper_ef, 1024),
-        std::make_tuple("hnsw_far_ef_search", far_ef_search, 4096)}) {
+        std::make_tuple("hnsw_far_ef_search", far_ef_search, 4096),
+        std::make_tuple("profile_cache_mb", absl::GetFlag(FLAGS_profile_cache_mb), 65536)}) {
     if (value < 0 || value > most) {
       return Fail(absl::InvalidArgumentError(
                       absl::StrCat("--", flag, " must be in [0, ", most, "], got ", value))
@@ -210,6 +215,7 @@ int main(int argc, char** argv) {
   server_options.max_queue = absl::GetFlag(FLAGS_max_queue);
   encore::recommend::PipelineOptions pipeline_options;
   pipeline_options.history_limit = absl::GetFlag(FLAGS_history_limit);
+  pipeline_options.profile_cache_bytes = int64_t{absl::GetFlag(FLAGS_profile_cache_mb)} << 20;
   pipeline_options.entry_points = entry_points;
   pipeline_options.upper_ef = upper_ef;
   pipeline_options.far_cos = static_cast<float>(far_cos);

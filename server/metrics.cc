@@ -67,6 +67,21 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                     .Register(*registry_);
   taste_near_ = &taste.Add({{"reach", "near"}});
   taste_far_ = &taste.Add({{"reach", "far"}});
+  auto& profile = prometheus::BuildCounter()
+                      .Name("encore_profile_cache_lookups_total")
+                      .Help(
+                          "Recommend's lookups of the listener's taste profile in the cache "
+                          "(--profile_cache_mb): hit, or miss (history read and profile built).")
+                      .Register(*registry_);
+  profile_hits_ = &profile.Add({{"result", "hit"}});
+  profile_misses_ = &profile.Add({{"result", "miss"}});
+  auto gauge = [this](const char* name, const char* help) {
+    return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  profile_entries_ = gauge("encore_profile_cache_entries", "Listeners in the profile cache.");
+  profile_bytes_ = gauge("encore_profile_cache_bytes", "Estimated bytes the profile cache holds.");
+  profile_max_bytes_ =
+      gauge("encore_profile_cache_max_bytes", "Bound of the profile cache, in estimated bytes.");
   // 25us .. ~26ms, doubling: one HNSW search over 1M items takes ~0.4 ms.
   prometheus::Histogram::BucketBoundaries search_buckets;
   for (double v = 25e-6; v < 0.03; v *= 2) search_buckets.push_back(v);
@@ -97,6 +112,15 @@ void Metrics::RecordAnnSearches(int64_t first, int64_t widened) {
 void Metrics::RecordTasteQueries(int64_t near, int64_t far) {
   if (near > 0) taste_near_->Increment(static_cast<double>(near));
   if (far > 0) taste_far_->Increment(static_cast<double>(far));
+}
+
+void Metrics::RecordProfileCache(int64_t hits, int64_t misses, int64_t entries, int64_t bytes,
+                                 int64_t max_bytes) {
+  if (hits > 0) profile_hits_->Increment(static_cast<double>(hits));
+  if (misses > 0) profile_misses_->Increment(static_cast<double>(misses));
+  profile_entries_->Set(static_cast<double>(entries));
+  profile_bytes_->Set(static_cast<double>(bytes));
+  profile_max_bytes_->Set(static_cast<double>(max_bytes));
 }
 
 absl::Status Metrics::Expose(const std::string& host, int port) {

@@ -24,7 +24,9 @@ namespace encore::server {
 // Names: encore_requests_total{method,code}, encore_request_duration_seconds{method},
 // encore_catalog_items{kind}, encore_catalog_info{version},
 // encore_catalog_loaded_timestamp_seconds, encore_history_events_written_total,
-// encore_requests_rejected_total. Thread safety: all methods are thread-safe.
+// encore_requests_rejected_total, encore_profile_cache_lookups_total{result},
+// encore_profile_cache_entries, encore_profile_cache_bytes, encore_profile_cache_max_bytes. Thread
+// safety: all methods are thread-safe.
 class Metrics {
  public:
   Metrics();
@@ -45,6 +47,9 @@ class Metrics {
   void RecordAnnSearches(int64_t first, int64_t widened);
   // Adds Recommend's taste-vector queries: near and far from their entry points.
   void RecordTasteQueries(int64_t near, int64_t far);
+  // Adds Recommend's taste-profile cache lookups and publishes the cache's size.
+  void RecordProfileCache(int64_t hits, int64_t misses, int64_t entries, int64_t bytes,
+                          int64_t max_bytes);
   // Records the wall time of one index search.
   void RecordIndexSearch(double seconds);
   // Publishes the serving catalog's version and item counts.
@@ -67,6 +72,11 @@ class Metrics {
   prometheus::Counter* taste_near_;
   prometheus::Counter* taste_far_;
   prometheus::Histogram* index_search_;
+  prometheus::Counter* profile_hits_;
+  prometheus::Counter* profile_misses_;
+  prometheus::Gauge* profile_entries_;
+  prometheus::Gauge* profile_bytes_;
+  prometheus::Gauge* profile_max_bytes_;
   prometheus::Family<prometheus::Counter>* filter_removals_;
   absl::Mutex mu_;
   prometheus::Gauge* current_info_ ABSL_GUARDED_BY(mu_) = nullptr;

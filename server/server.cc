@@ -123,6 +123,11 @@ class RecommenderImpl final : public v1::Recommender::CallbackService {
     }
     metrics_->RecordAnnSearches(stats.ann_searches[0], stats.ann_searches[1]);
     metrics_->RecordTasteQueries(stats.taste_queries[0], stats.taste_queries[1]);
+    if (const recommend::ProfileCache* cache = pipeline_->profile_cache()) {
+      const recommend::ProfileCache::Stats c = cache->stats();
+      metrics_->RecordProfileCache(stats.profile_cache[0], stats.profile_cache[1], c.entries,
+                                   c.bytes, cache->max_bytes());
+    }
     for (double seconds : stats.ann_seconds) metrics_->RecordIndexSearch(seconds);
   }
 

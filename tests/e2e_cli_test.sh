@@ -15,7 +15,7 @@ grep -q 'items=6100' "$TMP/gen.out" || fail "encore-gen output: $(cat "$TMP/gen.
 # A bad tuning flag stops the server before it opens or binds anything.
 for bad in hnsw_entry_points=-1 hnsw_upper_ef=-1 hnsw_upper_ef=1025 hnsw_search=fast \
   hnsw_far_cos=1.5 hnsw_far_cos=-2 hnsw_far_cos=nan hnsw_far_ef_search=-1 \
-  hnsw_far_ef_search=4097; do
+  hnsw_far_ef_search=4097 profile_cache_mb=-1 profile_cache_mb=65537; do
   if "$SERVER" --snapshot_dir="$TMP/snapshots" --history_dir="$TMP/bad-history" --port=0 \
     --metrics_port=0 --$bad > /dev/null 2> "$TMP/bad.err"; then
     fail "--$bad was accepted"

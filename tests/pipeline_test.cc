@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "storage/in_memory_history_store.h"
 #include "tests/test_util.h"
 
@@ -422,6 +424,117 @@ TEST_F(PipelineTest, StoreFailureIsReported) {
   absl::Status s = pipeline_->RecordEvents(*catalog_, Events("u", {{"r1", v1::PLAY, kNow}}), &resp);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(resp.accepted(), 0);
+}
+
+// A pipeline with the taste-profile cache over its own store, fed the same writes as the
+// fixture's uncached one.
+class CachedPipelineTest : public PipelineTest {
+ protected:
+  CachedPipelineTest() {
+    PipelineOptions o;
+    o.now_ms = [] { return kNow; };
+    o.profile_cache_bytes = 1 << 20;
+    cached_ = std::make_unique<RecommendPipeline>(&cached_store_, o);
+  }
+  // Records on both pipelines; both must accept.
+  void Record(const v1::RecordEventsRequest& req) {
+    v1::RecordEventsResponse a, b;
+    ASSERT_OK(pipeline_->RecordEvents(*catalog_, req, &a));
+    ASSERT_OK(cached_->RecordEvents(*catalog_, req, &b));
+  }
+  absl::StatusOr<v1::RecommendResponse> CachedRec(const index::Catalog& catalog,
+                                                  const v1::RecommendRequest& req,
+                                                  FilterStats* stats = nullptr) {
+    v1::RecommendResponse resp;
+    absl::Status s = cached_->Recommend(catalog, req, &resp, stats);
+    if (!s.ok()) return s;
+    return resp;
+  }
+
+  storage::InMemoryHistoryStore cached_store_;
+  std::unique_ptr<RecommendPipeline> cached_;
+};
+
+TEST_F(CachedPipelineTest, AnswersExactlyAsWithoutTheCache) {
+  const std::vector<std::string> items = {"r1", "r2", "r3", "r4", "r5", "r6", "p1", "p2", "p3",
+                                          "p4", "j1", "j2", "j3", "s1", "e1", "e2", "e3"};
+  const std::vector<v1::EventType> types = {v1::PLAY, v1::PLAY, v1::LIKE, v1::SKIP, v1::DISLIKE};
+  std::mt19937 rng(7);
+  int64_t hits = 0, misses = 0;
+  for (int step = 0; step < 400; ++step) {
+    const std::string user = absl::StrCat("u", rng() % 4);
+    if (rng() % 3 == 0) {
+      ASSERT_NO_FATAL_FAILURE(
+          Record(Events(user, {{items[rng() % items.size()], types[rng() % types.size()],
+                                kNow - static_cast<int64_t>(rng() % 60) * kDay}})));
+      continue;
+    }
+    auto req = Req(user, 3);
+    req.set_explain(true);
+    if (rng() % 2 == 0) req.add_kinds(v1::EPISODE);
+    req.add_kinds(v1::TRACK);
+    FilterStats stats;
+    ASSERT_OK_AND_ASSIGN(auto want, Rec(req));
+    ASSERT_OK_AND_ASSIGN(auto got, CachedRec(*catalog_, req, &stats));
+    ASSERT_EQ(got.SerializeAsString(), want.SerializeAsString())
+        << "step " << step << "\ncached:\n"
+        << got.DebugString() << "uncached:\n"
+        << want.DebugString();
+    hits += stats.profile_cache[0];
+    misses += stats.profile_cache[1];
+  }
+  // Both paths ran: returning listeners hit, and every write forced a rebuild.
+  EXPECT_GT(hits, 50);
+  EXPECT_GT(misses, 50);
+  EXPECT_EQ(cached_->profile_cache()->stats().hits, hits);
+  EXPECT_EQ(pipeline_->profile_cache(), nullptr);
+}
+
+TEST_F(CachedPipelineTest, RecordEventsIsVisibleToTheNextRecommend) {
+  ASSERT_NO_FATAL_FAILURE(Record(Events("u", {{"r1", v1::PLAY, kNow}})));
+  ASSERT_OK_AND_ASSIGN(auto rock, CachedRec(*catalog_, Req("u", 2)));
+  EXPECT_EQ(rock.items(0).item_id()[0], 'r');
+  FilterStats stats;
+  ASSERT_OK_AND_ASSIGN(auto again, CachedRec(*catalog_, Req("u", 2), &stats));
+  EXPECT_EQ(stats.profile_cache[0], 1) << "the second Recommend is served from the cache";
+  // Jazz, loved much more recently: the taste moves at once.
+  ASSERT_NO_FATAL_FAILURE(Record(Events("u", {{"j1", v1::LIKE, kNow + 1}})));
+  ASSERT_NO_FATAL_FAILURE(Record(Events("u", {{"j2", v1::LIKE, kNow + 2}})));
+  ASSERT_NO_FATAL_FAILURE(Record(Events("u", {{"r1", v1::DISLIKE, kNow + 3}})));
+  stats = {};
+  ASSERT_OK_AND_ASSIGN(auto jazz, CachedRec(*catalog_, Req("u", 2), &stats));
+  EXPECT_EQ(stats.profile_cache[1], 1);
+  ASSERT_GE(jazz.items_size(), 1);
+  EXPECT_EQ(jazz.items(0).item_id(), "j3");
+}
+
+TEST_F(CachedPipelineTest, ANewCatalogRebuildsTheProfile) {
+  ASSERT_NO_FATAL_FAILURE(Record(Events("u", {{"r1", v1::PLAY, kNow}})));
+  ASSERT_OK_AND_ASSIGN(auto before, CachedRec(*catalog_, Req("u", 2)));
+  ASSERT_EQ(before.items(0).item_id()[0], 'r');
+  // The same ids in another order: every catalog id differs, so a stale profile would point at
+  // other items.
+  ASSERT_OK_AND_ASSIGN(auto swapped, testing::CatalogBuilder(3)
+                                         .Add("j1", v1::TRACK, "ja1", {0.0f, 0.0f, 1.0f})
+                                         .Add("j2", v1::TRACK, "ja1", {0.1f, 0.0f, 0.95f})
+                                         .Add("r2", v1::TRACK, "ra1", {0.98f, 0.0f, 0.08f})
+                                         .Add("r1", v1::TRACK, "ra1", {1.0f, 0.05f, 0.0f})
+                                         .Build("test-v2"));
+  FilterStats stats;
+  ASSERT_OK_AND_ASSIGN(auto after, CachedRec(*swapped, Req("u", 3), &stats));
+  EXPECT_EQ(stats.profile_cache[1], 1);
+  EXPECT_EQ(after.catalog_version(), "test-v2");
+  // r1 was played: not recommended back; r2 is the nearest.
+  ASSERT_GE(after.items_size(), 1);
+  EXPECT_EQ(after.items(0).item_id(), "r2");
+  for (const auto& item : after.items()) EXPECT_NE(item.item_id(), "r1");
+}
+
+TEST_F(CachedPipelineTest, AFailedReadIsNotCached) {
+  // An unreadable user id never reaches the store or the cache.
+  auto bad = Req(std::string(300, 'x'), 2);
+  EXPECT_EQ(CachedRec(*catalog_, bad).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(cached_->profile_cache()->stats().entries, 0);
 }
 
 TEST_F(PipelineTest, SimilarItemsSameKindWithoutSelf) {

@@ -96,7 +96,10 @@ class ServerTest : public ::testing::TestWithParam<std::string> {
     o.metrics_host = "127.0.0.1";
     o.metrics_port = metrics ? 0 : -1;
     o.worker_threads = 2;
-    ASSERT_OK_AND_ASSIGN(server_, EncoreServer::Start(o, &snapshots_, history_.get(), {}));
+    // As encore-server runs by default: with the taste-profile cache.
+    recommend::PipelineOptions pipeline;
+    pipeline.profile_cache_bytes = 1 << 20;
+    ASSERT_OK_AND_ASSIGN(server_, EncoreServer::Start(o, &snapshots_, history_.get(), pipeline));
     ASSERT_GT(server_->port(), 0);
     ASSERT_EQ(server_->execution(), GetParam());
     // A local subchannel pool lets the connection close with the channel at teardown.
@@ -345,6 +348,12 @@ TEST_P(ServerTest, CatalogInfoAndMetrics) {
   EXPECT_GE(near, 0) << page;
   EXPECT_GE(far, 0) << page;
   EXPECT_EQ(near + far, MetricValue(page, "encore_ann_searches_total{round=\"first\"}"));
+  // u2's first valid Recommend built the profile, the second reused it.
+  EXPECT_EQ(MetricValue(page, "encore_profile_cache_lookups_total{result=\"miss\"}"), 1) << page;
+  EXPECT_EQ(MetricValue(page, "encore_profile_cache_lookups_total{result=\"hit\"}"), 1);
+  EXPECT_EQ(MetricValue(page, "encore_profile_cache_entries"), 1);
+  EXPECT_GT(MetricValue(page, "encore_profile_cache_bytes"), 0);
+  EXPECT_EQ(MetricValue(page, "encore_profile_cache_max_bytes"), 1 << 20);
 }
 
 TEST_P(ServerTest, NoChristmasInJulyButMaybeInDecember) {
