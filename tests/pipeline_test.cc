@@ -501,9 +501,9 @@ TEST_F(CachedPipelineTest, RecordEventsIsVisibleToTheNextRecommend) {
   ASSERT_NO_FATAL_FAILURE(Record(Events("u", {{"j1", v1::LIKE, kNow + 1}})));
   ASSERT_NO_FATAL_FAILURE(Record(Events("u", {{"j2", v1::LIKE, kNow + 2}})));
   ASSERT_NO_FATAL_FAILURE(Record(Events("u", {{"r1", v1::DISLIKE, kNow + 3}})));
-  stats = {};
-  ASSERT_OK_AND_ASSIGN(auto jazz, CachedRec(*catalog_, Req("u", 2), &stats));
-  EXPECT_EQ(stats.profile_cache[1], 1);
+  FilterStats after_writes;
+  ASSERT_OK_AND_ASSIGN(auto jazz, CachedRec(*catalog_, Req("u", 2), &after_writes));
+  EXPECT_EQ(after_writes.profile_cache[1], 1);
   ASSERT_GE(jazz.items_size(), 1);
   EXPECT_EQ(jazz.items(0).item_id(), "j3");
 }
