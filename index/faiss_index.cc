@@ -230,6 +230,98 @@ absl::Status FaissIndex::CheckHalfWalk(const IndexOptions& options) const {
       "'encore'");
 }
 
+std::vector<int64_t> FaissIndex::LocalityOrder() const {
+  const int64_t n = index_->ntotal;
+  std::vector<int64_t> order;
+  order.reserve(n);
+  const auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(index_.get());
+  if (hnsw == nullptr || hnsw->hnsw.entry_point < 0) {
+    for (int64_t i = 0; i < n; ++i) order.push_back(i);
+    return order;
+  }
+  const faiss::HNSW& g = hnsw->hnsw;
+  std::vector<bool> seen(n, false);
+  auto walk = [&](int64_t root) {
+    size_t head = order.size();
+    seen[root] = true;
+    order.push_back(root);
+    while (head < order.size()) {
+      const int64_t u = order[head++];
+      const size_t begin = g.offsets[u] + g.cum_nneighbor_per_level[0];
+      const size_t end = g.offsets[u] + g.cum_nneighbor_per_level[1];
+      for (size_t j = begin; j < end && g.neighbors[j] >= 0; ++j) {
+        const int64_t v = g.neighbors[j];
+        if (!seen[v]) {
+          seen[v] = true;
+          order.push_back(v);
+        }
+      }
+    }
+  };
+  walk(g.entry_point);
+  for (int64_t i = 0; i < n; ++i) {
+    if (!seen[i]) walk(i);
+  }
+  return order;
+}
+
+absl::Status FaissIndex::Permute(absl::Span<const int64_t> order) {
+  const int64_t n = index_->ntotal;
+  if (static_cast<int64_t>(order.size()) != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("row order has ", order.size(), " rows, the index ", n));
+  }
+  // position[old row] = new row.
+  std::vector<int32_t> position(n, -1);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t old = order[i];
+    if (old < 0 || old >= n || position[old] >= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("row order is not a permutation: row ", old, " at ", i));
+    }
+    position[old] = static_cast<int32_t>(i);
+  }
+  // The background collapse works on these arrays: let it finish, then rewrite them in place
+  // (same addresses, so the huge pages stay where they are).
+  huge_pages_.bytes();
+  try {
+    faiss::Index* storage = index_.get();
+    if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index_.get())) {
+      faiss::HNSW& g = hnsw->hnsw;
+      const std::vector<int> levels = g.levels;
+      const std::vector<size_t> offsets = g.offsets;
+      const std::vector<faiss::HNSW::storage_idx_t> neighbors = g.neighbors;
+      g.offsets[0] = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t old = order[i];
+        g.levels[i] = levels[old];
+        g.offsets[i + 1] = g.offsets[i] + (offsets[old + 1] - offsets[old]);
+        for (size_t j = 0; j < offsets[old + 1] - offsets[old]; ++j) {
+          const faiss::HNSW::storage_idx_t nb = neighbors[offsets[old] + j];
+          g.neighbors[g.offsets[i] + j] = nb < 0 ? nb : position[nb];
+        }
+      }
+      if (g.entry_point >= 0) g.entry_point = position[g.entry_point];
+      storage = hnsw->storage;
+    }
+    auto* codes = dynamic_cast<faiss::IndexFlatCodes*>(storage);
+    if (codes == nullptr) return absl::InternalError("index storage is not flat codes");
+    const std::vector<uint8_t> old_codes = codes->codes;
+    const size_t row_bytes = codes->code_size;
+    for (int64_t i = 0; i < n; ++i) {
+      std::memcpy(codes->codes.data() + i * row_bytes, old_codes.data() + order[i] * row_bytes,
+                  row_bytes);
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("renumbering the index failed: ", e.what()));
+  }
+  if (!half_.empty()) FloatsToHalf(storage_, half_.size(), half_.data());
+  if (own_hnsw_graph_ != nullptr) {
+    pivots_ = BuildHnswPivots(*own_hnsw_graph_, storage_, static_cast<int32_t>(index_->d), n);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FaissIndex::Save(const std::string& path) const {
   try {
     faiss::write_index(index_.get(), path.c_str());

@@ -24,6 +24,8 @@ ABSL_FLAG(std::string, index_type, "auto", "Prebuilt index: auto, flat, hnsw, no
 ABSL_FLAG(int64_t, hnsw_threshold, 200000, "With auto: rows from which HNSW is built");
 ABSL_FLAG(int, hnsw_m, 32, "HNSW graph degree");
 ABSL_FLAG(int, ef_construction, 64, "HNSW build beam width");
+ABSL_FLAG(bool, locality_order, true,
+          "Renumber HNSW spaces' rows into the graph's breadth-first order (faster searches)");
 ABSL_FLAG(std::string, events_out, "", "Events TSV path (default OUT/events.tsv; '-' = none)");
 
 int main(int argc, char** argv) {
@@ -61,6 +63,7 @@ int main(int argc, char** argv) {
   build.index.hnsw_threshold = absl::GetFlag(FLAGS_hnsw_threshold);
   build.index.hnsw_m = absl::GetFlag(FLAGS_hnsw_m);
   build.index.ef_construction = absl::GetFlag(FLAGS_ef_construction);
+  build.locality_order = absl::GetFlag(FLAGS_locality_order);
   auto dir = encore::offline::PublishSnapshot(out, data.snapshot, build);
   if (!dir.ok()) {
     std::fprintf(stderr, "encore-gen: %s\n", dir.status().ToString().c_str());

@@ -5,7 +5,11 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -61,8 +65,69 @@ absl::Status AddFile(const std::string& dir, const std::string& name,
   return absl::OkStatus();
 }
 
+// A space's prebuilt index, with its rows renumbered for locality where that helps.
+struct BuiltIndex {
+  std::unique_ptr<index::FaissIndex> index;
+  // order[new row] = old row; empty when the rows keep their order.
+  std::vector<int64_t> order;
+};
+
+// Builds the index of every space that gets one (BuildOptions::prebuild_index) and, with
+// BuildOptions::locality_order, renumbers its rows into the graph's order.
+absl::StatusOr<std::map<std::string, BuiltIndex>> BuildIndexes(const SnapshotContents& contents,
+                                                               const BuildOptions& options) {
+  std::map<std::string, BuiltIndex> built;
+  if (!options.prebuild_index) return built;
+  for (const auto& [name, matrix] : contents.spaces) {
+    if (matrix.rows == 0) continue;
+    // Built only to be saved: no search-side structures (half-float copy, pivots).
+    index::IndexOptions build = options.index;
+    build.hnsw_search = "faiss";
+    BuiltIndex& b = built[name];
+    ASSIGN_OR_RETURN(b.index, index::FaissIndex::Build(matrix, build));
+    if (!options.locality_order) continue;
+    b.order = b.index->LocalityOrder();
+    bool identity = true;
+    for (size_t i = 0; i < b.order.size() && identity; ++i) identity = b.order[i] == int64_t(i);
+    if (identity) {
+      b.order.clear();
+    } else {
+      RETURN_IF_ERROR(b.index->Permute(b.order));
+    }
+  }
+  return built;
+}
+
+// Moves the items of `space` so that the one with row r (its r-th item in table order) is the
+// one that had row order[r]; other spaces' items keep their places.
+void ReorderItems(const std::string& space, const std::vector<int64_t>& order,
+                  std::vector<v1::ItemRecord>* items) {
+  std::vector<size_t> slots;  // slots[r]: where the item with row r stands in the table
+  for (size_t i = 0; i < items->size(); ++i) {
+    if (index::SpaceOfKind((*items)[i].kind()) == space) slots.push_back(i);
+  }
+  std::vector<v1::ItemRecord> moved(slots.size());
+  for (size_t r = 0; r < slots.size(); ++r) moved[r] = std::move((*items)[slots[order[r]]]);
+  for (size_t r = 0; r < slots.size(); ++r) (*items)[slots[r]] = std::move(moved[r]);
+}
+
+// Rows of `m` in `order` (order[new row] = old row).
+index::Matrix ReorderRows(const index::Matrix& m, const std::vector<int64_t>& order) {
+  index::Matrix out;
+  out.rows = m.rows;
+  out.dim = m.dim;
+  out.data.resize(m.data.size());
+  const size_t d = static_cast<size_t>(m.dim);
+  for (size_t r = 0; r < order.size(); ++r) {
+    std::copy_n(m.data.begin() + order[r] * d, d, out.data.begin() + r * d);
+  }
+  return out;
+}
+
 absl::Status WriteAll(const std::string& dir, const SnapshotContents& contents,
                       const BuildOptions& options) {
+  // Indexes first: renumbering a space's rows moves its items in the table and its vectors.
+  ASSIGN_OR_RETURN(auto indexes, BuildIndexes(contents, options));
   v1::SnapshotManifest manifest;
   manifest.set_format_version(index::kSnapshotFormatVersion);
   manifest.set_version(contents.version);
@@ -75,6 +140,9 @@ absl::Status WriteAll(const std::string& dir, const SnapshotContents& contents,
     // (with any curated rules) is written as graph.pb, so the server never re-derives it and
     // `encore-build --taxonomy` takes effect.
     std::vector<v1::ItemRecord> items = contents.items;
+    for (const auto& [space, built] : indexes) {
+      if (!built.order.empty()) ReorderItems(space, built.order, &items);
+    }
     std::vector<std::vector<std::string>> item_tags(items.size());
     for (size_t i = 0; i < items.size(); ++i) {
       for (auto& t : *items[i].mutable_tags()) {
@@ -102,17 +170,17 @@ absl::Status WriteAll(const std::string& dir, const SnapshotContents& contents,
     if (auto als = contents.als.find(name); als != contents.als.end()) {
       *space->mutable_als() = als->second;
     }
-    RETURN_IF_ERROR(common::WriteFile(absl::StrCat(dir, "/", space->vectors_file()),
-                                      index::SerializeNpy(matrix)));
+    auto built = indexes.find(name);
+    const bool reordered = built != indexes.end() && !built->second.order.empty();
+    RETURN_IF_ERROR(common::WriteFile(
+        absl::StrCat(dir, "/", space->vectors_file()),
+        index::SerializeNpy(reordered ? ReorderRows(matrix, built->second.order) : matrix)));
     RETURN_IF_ERROR(AddFile(dir, space->vectors_file(), &manifest));
-    if (options.prebuild_index && matrix.rows > 0) {
-      // Built only to be saved: no search-side structures (half-float copy, pivots).
-      index::IndexOptions build = options.index;
-      build.hnsw_search = "faiss";
-      ASSIGN_OR_RETURN(auto idx, index::FaissIndex::Build(matrix, build));
+    if (built != indexes.end()) {
+      const index::FaissIndex& idx = *built->second.index;
       space->set_index_file(absl::StrCat(name, ".faiss"));
-      space->set_index_type(idx->type());
-      RETURN_IF_ERROR(idx->Save(absl::StrCat(dir, "/", space->index_file())));
+      space->set_index_type(idx.type());
+      RETURN_IF_ERROR(idx.Save(absl::StrCat(dir, "/", space->index_file())));
       RETURN_IF_ERROR(AddFile(dir, space->index_file(), &manifest));
     }
   }

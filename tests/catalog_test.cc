@@ -254,6 +254,69 @@ TEST_F(SnapshotTest, BuildsIndexWhenSnapshotHasNone) {
             HalfKernelAvailable() ? "half" : "float");
 }
 
+// With HNSW indexes, the builder renumbers each space's rows into the graph's order
+// (BuildOptions::locality_order): items and vectors move together, so every item keeps its own
+// vector, strings and tags, and the index's rows map to the items whose vectors they hold. Off,
+// the rows keep the order they were given in.
+TEST_F(SnapshotTest, HnswRowsInGraphOrderKeepTheirItems) {
+  offline::SyntheticData data = offline::GenerateSynthetic(SmallOptions());
+  // What each item was given: its space's matrix row, in table order within the space.
+  std::map<std::string, std::pair<std::string, int64_t>> given;  // id -> (space, row)
+  std::map<std::string, const v1::ItemRecord*> records;
+  std::map<std::string, int64_t> next_row;
+  for (const auto& item : data.snapshot.items) {
+    const std::string space = SpaceOfKind(item.kind());
+    given[item.id()] = {space, next_row[space]++};
+    records[item.id()] = &item;
+  }
+  for (const bool locality : {true, false}) {
+    SCOPED_TRACE(locality ? "locality order" : "given order");
+    data.snapshot.version = locality ? "ordered" : "given";
+    offline::BuildOptions b;
+    b.index.type = "hnsw";
+    b.index.hnsw_m = 8;
+    b.locality_order = locality;
+    ASSERT_OK_AND_ASSIGN(const std::string dir,
+                         offline::PublishSnapshot(tmp_.Sub("snapshots"), data.snapshot, b));
+    ASSERT_OK_AND_ASSIGN(auto catalog, Catalog::Load(dir, {}));
+    ASSERT_EQ(catalog->size(), static_cast<int64_t>(data.snapshot.items.size()));
+    int64_t moved = 0, tracks = 0, searched = 0;
+    for (ItemId id = 0; id < catalog->size(); ++id) {
+      const Item& item = catalog->item(id);
+      const auto& [space, row] = given.at(std::string(item.id()));
+      const Matrix& m = data.snapshot.spaces.at(space);
+      auto v = catalog->vector(id);
+      ASSERT_EQ(static_cast<int64_t>(v.size()), m.dim);
+      ASSERT_TRUE(std::equal(v.begin(), v.end(), m.data.begin() + row * m.dim)) << item.id();
+      const v1::ItemRecord& record = *records.at(std::string(item.id()));
+      EXPECT_EQ(item.kind, record.kind()) << item.id();
+      EXPECT_EQ(item.artist_id(), record.artist_id()) << item.id();
+      EXPECT_EQ(item.name(), record.name()) << item.id();
+      EXPECT_EQ(item.tag_ids.size(), static_cast<size_t>(record.tags_size())) << item.id();
+      moved += item.row != row;
+      if (item.kind != v1::TRACK) continue;
+      ++tracks;
+      if (id % 7 != 0) continue;
+      // The index's rows and the table's agree: each hit's score is the query's inner product
+      // with the vector of the item the catalog maps that row to.
+      const EmbeddingSpace& s = *catalog->spaces()[item.space];
+      ASSERT_OK_AND_ASSIGN(auto hits, s.index->Search(v, 10, {}));
+      ASSERT_EQ(hits.size(), 10u);
+      for (const Neighbor& h : hits) {
+        auto hv = catalog->vector(s.row_to_item[h.row]);
+        EXPECT_NEAR(h.score, InnerProduct(v.data(), hv.data(), hv.size()), 1e-4) << item.id();
+      }
+      ++searched;
+    }
+    if (locality) {
+      EXPECT_GT(moved, tracks / 2);
+    } else {
+      EXPECT_EQ(moved, 0);
+    }
+    EXPECT_GT(searched, 300);
+  }
+}
+
 TEST_F(SnapshotTest, MissingFileIsRefused) {
   const std::string dir = Publish("v1");
   fs::remove(dir + "/music.npy");

@@ -2,6 +2,7 @@
 
 #include <faiss/IndexHNSW.h>
 #include <faiss/impl/HNSW.h>
+#include <faiss/index_io.h>
 #include <faiss/utils/distances.h>
 #include <gtest/gtest.h>
 
@@ -223,6 +224,169 @@ TEST(FaissIndexTest, HugePagesChangeNoResult) {
     }
     // At least the neighbour lists' whole 2 MiB pages (waits for the collapse).
     encore::testing::ExpectHugePageBytes(huge->huge_page_bytes(), 1);
+  }
+}
+
+// Share of the base layer's links whose two ends lie within `span` rows of each other when node u
+// stands at row position[u].
+double ShortLinkShare(const faiss::HNSW& g, int64_t n, const std::vector<int64_t>& position,
+                      int64_t span) {
+  int64_t short_links = 0, links = 0;
+  for (int64_t u = 0; u < n; ++u) {
+    const size_t begin = g.offsets[u] + g.cum_nneighbor_per_level[0];
+    const size_t end = g.offsets[u] + g.cum_nneighbor_per_level[1];
+    for (size_t j = begin; j < end && g.neighbors[j] >= 0; ++j) {
+      short_links += std::abs(position[u] - position[g.neighbors[j]]) <= span;
+      ++links;
+    }
+  }
+  return static_cast<double>(short_links) / std::max<int64_t>(links, 1);
+}
+
+// LocalityOrder is a permutation under which the graph's links are much shorter than under the
+// rows' own (random) order; a flat index keeps its order.
+TEST(FaissIndexTest, LocalityOrderShortensTheGraphsLinks) {
+  // Clustered like a music catalog (tracks around their artist), rows in random order.
+  Matrix centres = Random(200, 16, 50);
+  Matrix data = Random(20000, 16, 51);
+  for (int64_t r = 0; r < data.rows; ++r) {
+    const float* c = centres.row((r * 7919) % centres.rows);
+    for (int j = 0; j < 16; ++j) data.data[r * 16 + j] = c[j] + 0.2f * data.data[r * 16 + j];
+  }
+  faiss::IndexHNSWFlat graph(16, /*M=*/8, faiss::METRIC_INNER_PRODUCT);
+  graph.add(data.rows, data.data.data());
+  testing::TempDir tmp;
+  faiss::write_index(&graph, tmp.Sub("g.faiss").c_str());
+  IndexOptions o;
+  ASSERT_OK_AND_ASSIGN(auto index, FaissIndex::Load(tmp.Sub("g.faiss"), 16, data.rows, o));
+  const std::vector<int64_t> order = index->LocalityOrder();
+  ASSERT_EQ(static_cast<int64_t>(order.size()), data.rows);
+  std::vector<int64_t> position(data.rows, -1), identity(data.rows);
+  for (int64_t i = 0; i < data.rows; ++i) {
+    ASSERT_GE(order[i], 0);
+    ASSERT_LT(order[i], data.rows);
+    ASSERT_EQ(position[order[i]], -1) << "row " << order[i] << " twice";
+    position[order[i]] = i;
+    identity[i] = i;
+  }
+  // Breadth-first from the entry point: each row after the first was reached over a link from an
+  // earlier one, and the rows that reached them come in the order they were placed.
+  EXPECT_EQ(order[0], graph.hnsw.entry_point);
+  std::vector<int64_t> reached_from(data.rows, -1);  // by position: the earliest linking row
+  for (int64_t i = 0; i < data.rows; ++i) {
+    const int64_t u = order[i];
+    const size_t begin = graph.hnsw.offsets[u] + graph.hnsw.cum_nneighbor_per_level[0];
+    const size_t end = graph.hnsw.offsets[u] + graph.hnsw.cum_nneighbor_per_level[1];
+    for (size_t j = begin; j < end && graph.hnsw.neighbors[j] >= 0; ++j) {
+      const int64_t p = position[graph.hnsw.neighbors[j]];
+      if (p > i && reached_from[p] < 0) reached_from[p] = i;
+    }
+  }
+  int64_t roots = 0, last = 0;
+  for (int64_t i = 1; i < data.rows; ++i) {
+    if (reached_from[i] < 0) {  // unreachable over links from earlier rows: a new walk
+      ++roots;
+      continue;
+    }
+    EXPECT_GE(reached_from[i], last) << "row " << i;
+    last = reached_from[i];
+  }
+  // (An inner-product graph leaves many low-norm rows without in-links; each starts a walk.)
+  EXPECT_LT(roots, data.rows / 2);
+  // So links join rows placed near each other far more often than in the rows' own order.
+  const double before = ShortLinkShare(graph.hnsw, data.rows, identity, 64);
+  const double after = ShortLinkShare(graph.hnsw, data.rows, position, 64);
+  EXPECT_GT(after, 5 * before) << before << " -> " << after;
+
+  IndexOptions flat_options;
+  flat_options.type = "flat";
+  ASSERT_OK_AND_ASSIGN(auto flat, FaissIndex::Build(Random(100, 4, 52), flat_options));
+  const std::vector<int64_t> flat_order = flat->LocalityOrder();
+  ASSERT_EQ(flat_order.size(), 100u);
+  for (int64_t i = 0; i < 100; ++i) EXPECT_EQ(flat_order[i], i);
+}
+
+// After Permute(order), every search -- each walk, with entry rows (renumbered too) and the
+// level-1 beam, and after a save and load -- returns the same neighbours at their new rows with
+// the same scores; the stored vectors move with their rows. A bad order is INVALID_ARGUMENT and
+// changes nothing.
+TEST(FaissIndexTest, PermuteRenumbersRowsAndKeepsEveryResult) {
+  Matrix data = Random(6000, 16, 61);
+  Matrix queries = Random(40, 16, 62);
+  std::vector<std::string> walks = {"encore", "faiss"};
+  if (HalfKernelAvailable()) walks.push_back("encore_fp16");
+  for (const std::string& walk : walks) {
+    for (const bool random_order : {false, true}) {
+      SCOPED_TRACE(walk + (random_order ? ", random order" : ", locality order"));
+      IndexOptions o;
+      o.type = "hnsw";
+      o.hnsw_m = 8;
+      o.hnsw_search = walk;
+      ASSERT_OK_AND_ASSIGN(auto index, FaissIndex::Build(data, o));
+      const std::vector<int64_t> entries = {11, 4321};
+      auto search_all = [&](const EmbeddingIndex& idx, absl::Span<const int64_t> entry_rows) {
+        std::vector<std::vector<Neighbor>> all;
+        for (int upper_ef : {0, 16}) {
+          SearchParams p;
+          p.ef_search = 32;
+          p.entry_rows = entry_rows;
+          p.upper_ef = upper_ef;
+          for (int64_t q = 0; q < queries.rows; ++q) {
+            auto hits = idx.Search(queries.row_span(q), 10, p);
+            EXPECT_TRUE(hits.ok()) << hits.status();
+            all.push_back(hits.value_or(std::vector<Neighbor>{}));
+          }
+        }
+        return all;
+      };
+      const auto before = search_all(*index, entries);
+      std::vector<int64_t> order = index->LocalityOrder();
+      if (random_order) std::shuffle(order.begin(), order.end(), std::mt19937_64(63));
+      std::vector<int64_t> position(order.size());
+      for (size_t i = 0; i < order.size(); ++i) position[order[i]] = static_cast<int64_t>(i);
+
+      // Refused, changing nothing: wrong length, a repeated row, a row out of range.
+      std::vector<int64_t> bad = order;
+      bad.pop_back();
+      EXPECT_EQ(index->Permute(bad).code(), absl::StatusCode::kInvalidArgument);
+      bad = order;
+      bad[5] = bad[6];
+      EXPECT_EQ(index->Permute(bad).code(), absl::StatusCode::kInvalidArgument);
+      bad = order;
+      bad[0] = data.rows;
+      EXPECT_EQ(index->Permute(bad).code(), absl::StatusCode::kInvalidArgument);
+      const auto unchanged = search_all(*index, entries);
+      ASSERT_EQ(unchanged.size(), before.size());
+      for (size_t i = 0; i < before.size(); ++i) {
+        ASSERT_EQ(unchanged[i].size(), before[i].size());
+        for (size_t j = 0; j < before[i].size(); ++j) {
+          EXPECT_EQ(unchanged[i][j].row, before[i][j].row);
+        }
+      }
+
+      ASSERT_OK(index->Permute(order));
+      for (int64_t r : {int64_t{0}, int64_t{17}, data.rows - 1}) {
+        EXPECT_TRUE(std::equal(data.row(order[r]), data.row(order[r]) + 16,
+                               index->stored_vectors() + r * 16))
+            << "row " << r;
+      }
+      const std::vector<int64_t> moved_entries = {position[11], position[4321]};
+      testing::TempDir tmp;
+      ASSERT_OK(index->Save(tmp.Sub("p.faiss")));
+      ASSERT_OK_AND_ASSIGN(auto loaded, FaissIndex::Load(tmp.Sub("p.faiss"), 16, data.rows, o));
+      for (const EmbeddingIndex* idx : {static_cast<const EmbeddingIndex*>(index.get()),
+                                        static_cast<const EmbeddingIndex*>(loaded.get())}) {
+        const auto after = search_all(*idx, moved_entries);
+        ASSERT_EQ(after.size(), before.size());
+        for (size_t i = 0; i < before.size(); ++i) {
+          ASSERT_EQ(after[i].size(), before[i].size()) << "search " << i;
+          for (size_t j = 0; j < before[i].size(); ++j) {
+            EXPECT_EQ(order[after[i][j].row], before[i][j].row) << "search " << i << " hit " << j;
+            EXPECT_EQ(after[i][j].score, before[i][j].score) << "search " << i << " hit " << j;
+          }
+        }
+      }
+    }
   }
 }
 
