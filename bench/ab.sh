@@ -4,7 +4,9 @@
 # and scrapes the server's own index-search histogram.
 #
 # Usage: bench/ab.sh BUILD_DIR WORK_DIR PAIRS 'A: server binary and flags' 'B: ...' [loadtest flags]
-#   WORK_DIR as for bench/e2e.sh (snapshots/ and history/ already there).
+#   WORK_DIR as for bench/e2e.sh (snapshots/ and history/ already there). A side's flags override
+#   the script's defaults: '--snapshot_dir=OTHER/snapshots' compares two snapshots of the same
+#   items (the history is WORK_DIR's).
 #   Loadtest flags default to a closed loop: --concurrency=16 --mix=recommend:1.
 # Example (inline vs pool execution, open loop):
 #   bench/ab.sh build /tmp/e2e-1m 3 'build/server/encore-server --execution=inline' \
@@ -24,9 +26,13 @@ run() {  # label, server command line
   # Each run gets its own copy of the history, so writes of one run (a load mix with record)
   # cannot change what the next one reads.
   rm -rf "$WORK/ab.history" && cp -r "$WORK/history" "$WORK/ab.history"
-  # shellcheck disable=SC2086  # the command line is meant to split into words
-  $2 --snapshot_dir="$WORK/snapshots" --history_dir="$WORK/ab.history" --port=0 --metrics_port=0 \
-    --metrics_host=127.0.0.1 --snapshot_poll_seconds=0 > "$out" 2> "$WORK/ab.server.err" &
+  # The side's own flags come after the defaults, so they win (the last of a flag counts): a
+  # side may serve another snapshot with --snapshot_dir=ROOT.
+  # shellcheck disable=SC2206  # the command line is meant to split into words
+  local cmd=($2)
+  "${cmd[0]}" --snapshot_dir="$WORK/snapshots" --history_dir="$WORK/ab.history" --port=0 \
+    --metrics_port=0 --metrics_host=127.0.0.1 --snapshot_poll_seconds=0 "${cmd[@]:1}" \
+    > "$out" 2> "$WORK/ab.server.err" &
   PID=$!
   for _ in $(seq 1 3000); do grep -q grpc_port "$out" 2>/dev/null && break; sleep 0.01; done
   local port mport

@@ -42,6 +42,7 @@
 #include "index/catalog.h"
 #include "index/faiss_index.h"
 #include "index/hnsw_search.h"
+#include "index/snapshot_format.h"
 #include "index/snapshot_manager.h"
 #include "recommend/pipeline.h"
 #include "storage/rocksdb_history_store.h"
@@ -95,6 +96,11 @@ ABSL_FLAG(int, concurrent_searchers, 0,
           "for as long as the timed searches run: the time per search with the other cores "
           "searching too (the model R_lim = 1/(1/R0 + t_ann/c) assumes it equals the "
           "single-threaded one); 0 = the timed thread alone");
+ABSL_FLAG(bool, compare_locality_order, false,
+          "Also time every setting on a second copy of the music index whose rows are renumbered "
+          "into the graph's breadth-first order (FaissIndex::LocalityOrder, as encore-build "
+          "writes new snapshots): the same graph, entry rows and results mapped, so recall must "
+          "match; the two take turns block by block (row_order=given|graph in the output)");
 ABSL_FLAG(int, entry_points, 4,
           "HNSW entry points as the server's --hnsw_entry_points: item probes start at their "
           "source item, serving searches at the listener's strongest items; 0 = global descent");
@@ -497,6 +503,44 @@ int main(int argc, char** argv) {
     }
     build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count();
   }
+  // --compare_locality_order: the snapshot's music index loaded once more and renumbered;
+  // graph_order[new row] = given row, graph_row[given row] = new row.
+  std::unique_ptr<encore::index::FaissIndex> renumbered;
+  std::vector<int64_t> graph_order, graph_row;
+  if (absl::GetFlag(FLAGS_compare_locality_order)) {
+    if (build_s > 0) {
+      std::fprintf(stderr,
+                   "--compare_locality_order times the snapshot's index, not --graph_rows\n");
+      return 1;
+    }
+    auto manifest = encore::index::ReadManifest(*dir);
+    const encore::v1::SnapshotSpace* entry = nullptr;
+    if (manifest.ok()) {
+      for (const auto& sp : manifest->spaces()) {
+        if (sp.name() == encore::index::kMusicSpace && !sp.index_file().empty()) entry = &sp;
+      }
+    }
+    if (entry == nullptr) {
+      std::fprintf(stderr,
+                   "--compare_locality_order needs a snapshot with a prebuilt music index\n");
+      return 1;
+    }
+    auto loaded = encore::index::FaissIndex::Load(absl::StrCat(*dir, "/", entry->index_file()), d,
+                                                  music->vectors.rows, o.index);
+    absl::Status permuted = loaded.status();
+    if (loaded.ok()) {
+      renumbered = *std::move(loaded);
+      graph_order = renumbered->LocalityOrder();
+      permuted = renumbered->Permute(graph_order);
+    }
+    if (!permuted.ok()) {
+      std::fprintf(stderr, "%s\n", permuted.ToString().c_str());
+      return 1;
+    }
+    graph_row.resize(graph_order.size());
+    for (size_t i = 0; i < graph_order.size(); ++i) graph_row[graph_order[i]] = i;
+    renumbered->huge_page_bytes();  // as the snapshot's index: timed after the collapse
+  }
   // Exact top k of the first --exact_queries queries, computed once for every beam width.
   encore::index::ExactIndex exact(base);
   const int n_exact = std::min<int>(absl::GetFlag(FLAGS_exact_queries), queries.size());
@@ -520,6 +564,7 @@ int main(int argc, char** argv) {
   constexpr size_t kBlock = 100;
   struct Setting {
     int ef = 0, upper_ef = 0, far_ef = 0;  // far searches use max(ef, far_ef)
+    bool graph_order = false;              // on the renumbered copy (--compare_locality_order)
     std::vector<std::vector<encore::index::Neighbor>> results;
     std::vector<double> each_ms;
     double total_ms = 0;
@@ -531,13 +576,17 @@ int main(int argc, char** argv) {
     // stand for SimilarItems.
     for (const int upper_ef : serving ? upper_efs : std::vector<int>{0}) {
       for (const int far_ef : serving ? far_efs : std::vector<int>{0}) {
-        Setting setting;
-        setting.ef = ef;
-        setting.upper_ef = upper_ef;
-        setting.far_ef = far_ef;
-        setting.results.resize(queries.size());
-        setting.each_ms.reserve(queries.size());
-        settings.push_back(std::move(setting));
+        for (const bool graph_order : {false, true}) {
+          if (graph_order && renumbered == nullptr) continue;
+          Setting setting;
+          setting.ef = ef;
+          setting.upper_ef = upper_ef;
+          setting.far_ef = far_ef;
+          setting.graph_order = graph_order;
+          setting.results.resize(queries.size());
+          setting.each_ms.reserve(queries.size());
+          settings.push_back(std::move(setting));
+        }
       }
     }
   }
@@ -572,10 +621,16 @@ int main(int argc, char** argv) {
   for (size_t block = 0; block < queries.size(); block += kBlock) {
     for (Setting& setting : settings) {
       for (size_t i = block; i < std::min(block + kBlock, queries.size()); ++i) {
-        const auto params = ParamsFor(queries[i], setting.ef, setting.upper_ef, setting.far_ef);
+        auto params = ParamsFor(queries[i], setting.ef, setting.upper_ef, setting.far_ef);
+        std::vector<int64_t> moved_entries;
+        if (setting.graph_order) {
+          for (int64_t e : queries[i].entries) moved_entries.push_back(graph_row[e]);
+          params.entry_rows = moved_entries;
+        }
         if (pace_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(pace_us));
         const auto q0 = std::chrono::steady_clock::now();
-        auto r = search(queries[i].vector, queries[i].k, params);
+        auto r = setting.graph_order ? renumbered->Search(queries[i].vector, queries[i].k, params)
+                                     : search(queries[i].vector, queries[i].k, params);
         setting.each_ms.push_back(
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - q0)
                 .count());
@@ -584,6 +639,9 @@ int main(int argc, char** argv) {
         if (!r.ok()) {
           std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
           return 1;
+        }
+        if (setting.graph_order) {
+          for (auto& hit : *r) hit.row = graph_order[hit.row];
         }
         setting.results[i] = *std::move(r);
       }
@@ -623,17 +681,18 @@ int main(int argc, char** argv) {
     std::printf(
         "index=%s search=%s walk=%s rows=%lld dim=%d ef_search=%d entry_points=%d upper_ef=%d "
         "load_seconds=%.2f huge_page_mb=%zu catalog_huge_page_mb=%zu queries_from=%s "
-        "mean_k=%.1f ann_ms_per_query=%.4f ann_ms_p50=%.4f ann_ms_p99=%.4f pace_us=%d "
+        "row_order=%s mean_k=%.1f ann_ms_per_query=%.4f ann_ms_p50=%.4f ann_ms_p99=%.4f "
+        "pace_us=%d "
         "concurrent_searchers=%d concurrent_searches=%lld "
         "exact_ms_per_query=%.3f recall_at_%d=%.4f "
         "score_share_at_%d=%.4f queries=%zu exact_queries=%d",
         music->index->type().c_str(), o.index.hnsw_search.c_str(),
         music->index->graph_walk().c_str(), static_cast<long long>(music->vectors.rows), d,
         setting.ef, absl::GetFlag(FLAGS_entry_points), setting.upper_ef, load_s,
-        huge_page_bytes >> 20, catalog_huge_page_bytes >> 20, serving ? "serving" : "items", mean_k,
-        per_query_ms, quantile(0.5), quantile(0.99), pace_us, concurrent,
-        static_cast<long long>(concurrent_searches.load()), exact_ms, k,
-        static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
+        huge_page_bytes >> 20, catalog_huge_page_bytes >> 20, serving ? "serving" : "items",
+        setting.graph_order ? "graph" : "given", mean_k, per_query_ms, quantile(0.5),
+        quantile(0.99), pace_us, concurrent, static_cast<long long>(concurrent_searches.load()),
+        exact_ms, k, static_cast<double>(hits) / (k * std::max(n_exact, 1)), k,
         exact_score != 0 ? served_score / exact_score : 1.0, queries.size(), n_exact);
     if (serving) {
       // The split by reach: far searches' share of the queries, their recall and time, and the
