@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # encore-bench-ann on Recommend's own searches (bench/e2e.sh phase (b)): it captures them from a
 # real history store, splits them near/far as the server does, and a saved capture replays to the
-# same results without the store. Bad input is refused.
+# same results without the store, and the graph renumbered into graph order finds the same
+# neighbours. Bad input is refused.
 # Usage: bench_ann_test.sh ENCORE_GEN ENCORE_SERVER ENCORE_CLI ENCORE_BENCH_ANN
 set -euo pipefail
 GEN=$1 SERVER=$2 CLI=$3 ANN=$4
@@ -68,6 +69,24 @@ ALL=$("$ANN" "${COMMON[@]}" --history_dir="$TMP/history" --users=300 --queries=1
   --exact_queries=0 --far_cos=1)
 python3 -c "import sys; assert float(sys.argv[1]) > 0.9" "$(field "$ALL" far_share)" \
   || fail "far_cos=1: $ALL"
+
+# --compare_locality_order: the same graph with its rows renumbered into graph order finds the
+# same neighbours (mapped back), on a snapshot built without renumbering (item probes).
+"$GEN" --out="$TMP/given" --tracks=20000 --users=10 --shows=0 --index_type=hnsw --seed=5 \
+  --version=v1 --locality_order=false > /dev/null
+BOTH=$("$ANN" --snapshot_dir="$TMP/given/v1" --ef_search=64 --queries=300 --exact_queries=300 \
+  --compare_locality_order) || fail "compare_locality_order"
+[ "$(echo "$BOTH" | wc -l)" = 2 ] || fail "compare_locality_order prints a line per order: $BOTH"
+GIVEN=$(echo "$BOTH" | grep 'row_order=given') || fail "no given-order line: $BOTH"
+GRAPH=$(echo "$BOTH" | grep 'row_order=graph') || fail "no graph-order line: $BOTH"
+for f in queries recall_at_10 score_share_at_10; do
+  [ "$(field "$GRAPH" $f)" = "$(field "$GIVEN" $f)" ] \
+    || fail "in graph order $f differs: $(field "$GRAPH" $f) vs $(field "$GIVEN" $f)"
+done
+if "$ANN" --snapshot_dir="$TMP/given/v1" --graph_rows=1000 --compare_locality_order \
+  > /dev/null 2> "$TMP/err"; then
+  fail "--compare_locality_order with --graph_rows accepted"
+fi
 
 # Bad input: a truncated capture, a missing one, a capture of another dimension, a bad flag.
 head -c 100 "$TMP/q.bin" > "$TMP/short.bin"
