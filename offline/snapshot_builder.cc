@@ -88,7 +88,8 @@ absl::StatusOr<std::map<std::string, BuiltIndex>> BuildIndexes(const SnapshotCon
     if (!options.locality_order) continue;
     b.order = b.index->LocalityOrder();
     bool identity = true;
-    for (size_t i = 0; i < b.order.size() && identity; ++i) identity = b.order[i] == int64_t(i);
+    for (size_t i = 0; i < b.order.size() && identity; ++i)
+      identity = b.order[i] == static_cast<int64_t>(i);
     if (identity) {
       b.order.clear();
     } else {
