@@ -100,7 +100,9 @@ ABSL_FLAG(bool, compare_locality_order, false,
           "Also time every setting on a second copy of the music index whose rows are renumbered "
           "into the graph's breadth-first order (FaissIndex::LocalityOrder, as encore-build "
           "writes new snapshots): the same graph, entry rows and results mapped, so recall must "
-          "match; the two take turns block by block (row_order=given|graph in the output)");
+          "match; the two take turns block by block. Output: row_order=given (the rows as the "
+          "snapshot stores them; already graph order in snapshots built with --locality_order) "
+          "or graph (renumbered here)");
 ABSL_FLAG(int, entry_points, 4,
           "HNSW entry points as the server's --hnsw_entry_points: item probes start at their "
           "source item, serving searches at the listener's strongest items; 0 = global descent");
