@@ -284,9 +284,12 @@ absl::Status FaissIndex::Permute(absl::Span<const int64_t> order) {
   // The background collapse works on these arrays: let it finish, then rewrite them in place
   // (same addresses, so the huge pages stay where they are).
   huge_pages_.bytes();
+  auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index_.get());
+  auto* codes =
+      dynamic_cast<faiss::IndexFlatCodes*>(hnsw != nullptr ? hnsw->storage : index_.get());
+  if (codes == nullptr) return absl::InternalError("index storage is not flat codes");
   try {
-    faiss::Index* storage = index_.get();
-    if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(index_.get())) {
+    if (hnsw != nullptr) {
       faiss::HNSW& g = hnsw->hnsw;
       const std::vector<int> levels = g.levels;
       const std::vector<size_t> offsets = g.offsets;
@@ -302,10 +305,7 @@ absl::Status FaissIndex::Permute(absl::Span<const int64_t> order) {
         }
       }
       if (g.entry_point >= 0) g.entry_point = position[g.entry_point];
-      storage = hnsw->storage;
     }
-    auto* codes = dynamic_cast<faiss::IndexFlatCodes*>(storage);
-    if (codes == nullptr) return absl::InternalError("index storage is not flat codes");
     const std::vector<uint8_t> old_codes = codes->codes;
     const size_t row_bytes = codes->code_size;
     for (int64_t i = 0; i < n; ++i) {

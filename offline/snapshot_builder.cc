@@ -172,10 +172,13 @@ absl::Status WriteAll(const std::string& dir, const SnapshotContents& contents,
       *space->mutable_als() = als->second;
     }
     auto built = indexes.find(name);
-    const bool reordered = built != indexes.end() && !built->second.order.empty();
-    RETURN_IF_ERROR(common::WriteFile(
-        absl::StrCat(dir, "/", space->vectors_file()),
-        index::SerializeNpy(reordered ? ReorderRows(matrix, built->second.order) : matrix)));
+    const std::string vectors_path = absl::StrCat(dir, "/", space->vectors_file());
+    if (built != indexes.end() && !built->second.order.empty()) {
+      RETURN_IF_ERROR(common::WriteFile(
+          vectors_path, index::SerializeNpy(ReorderRows(matrix, built->second.order))));
+    } else {
+      RETURN_IF_ERROR(common::WriteFile(vectors_path, index::SerializeNpy(matrix)));
+    }
     RETURN_IF_ERROR(AddFile(dir, space->vectors_file(), &manifest));
     if (built != indexes.end()) {
       const index::FaissIndex& idx = *built->second.index;
