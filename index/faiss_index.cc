@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -288,32 +289,40 @@ absl::Status FaissIndex::Permute(absl::Span<const int64_t> order) {
   auto* codes =
       dynamic_cast<faiss::IndexFlatCodes*>(hnsw != nullptr ? hnsw->storage : index_.get());
   if (codes == nullptr) return absl::InternalError("index storage is not flat codes");
+  // Copies of what is rewritten, all taken before anything changes: a failed allocation leaves
+  // the index as it was.
+  std::vector<int> levels;
+  std::vector<size_t> offsets;
+  std::vector<faiss::HNSW::storage_idx_t> neighbors;
+  std::vector<uint8_t> old_codes;
   try {
     if (hnsw != nullptr) {
-      faiss::HNSW& g = hnsw->hnsw;
-      const std::vector<int> levels = g.levels;
-      const std::vector<size_t> offsets = g.offsets;
-      const std::vector<faiss::HNSW::storage_idx_t> neighbors = g.neighbors;
-      g.offsets[0] = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t old = order[i];
-        g.levels[i] = levels[old];
-        g.offsets[i + 1] = g.offsets[i] + (offsets[old + 1] - offsets[old]);
-        for (size_t j = 0; j < offsets[old + 1] - offsets[old]; ++j) {
-          const faiss::HNSW::storage_idx_t nb = neighbors[offsets[old] + j];
-          g.neighbors[g.offsets[i] + j] = nb < 0 ? nb : position[nb];
-        }
-      }
-      if (g.entry_point >= 0) g.entry_point = position[g.entry_point];
+      levels = hnsw->hnsw.levels;
+      offsets = hnsw->hnsw.offsets;
+      neighbors = hnsw->hnsw.neighbors;
     }
-    const std::vector<uint8_t> old_codes = codes->codes;
-    const size_t row_bytes = codes->code_size;
+    old_codes = codes->codes;
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("not enough memory to renumber the index");
+  }
+  if (hnsw != nullptr) {
+    faiss::HNSW& g = hnsw->hnsw;
+    g.offsets[0] = 0;
     for (int64_t i = 0; i < n; ++i) {
-      std::memcpy(codes->codes.data() + i * row_bytes, old_codes.data() + order[i] * row_bytes,
-                  row_bytes);
+      const int64_t old = order[i];
+      g.levels[i] = levels[old];
+      g.offsets[i + 1] = g.offsets[i] + (offsets[old + 1] - offsets[old]);
+      for (size_t j = 0; j < offsets[old + 1] - offsets[old]; ++j) {
+        const faiss::HNSW::storage_idx_t nb = neighbors[offsets[old] + j];
+        g.neighbors[g.offsets[i] + j] = nb < 0 ? nb : position[nb];
+      }
     }
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("renumbering the index failed: ", e.what()));
+    if (g.entry_point >= 0) g.entry_point = position[g.entry_point];
+  }
+  const size_t row_bytes = codes->code_size;
+  for (int64_t i = 0; i < n; ++i) {
+    std::memcpy(codes->codes.data() + i * row_bytes, old_codes.data() + order[i] * row_bytes,
+                row_bytes);
   }
   if (!half_.empty()) FloatsToHalf(storage_, half_.size(), half_.data());
   if (own_hnsw_graph_ != nullptr) {

@@ -81,7 +81,8 @@ class FaissIndex : public EmbeddingIndex {
   std::vector<int64_t> LocalityOrder() const;
   // Renumbers the rows: row i afterwards is what row order[i] was (graph, vectors and the
   // search-side copies alike), so a search returns the same neighbours under their new rows.
-  // INVALID_ARGUMENT, changing nothing, unless `order` is a permutation of [0, size()).
+  // INVALID_ARGUMENT, changing nothing, unless `order` is a permutation of [0, size());
+  // RESOURCE_EXHAUSTED, changing nothing, when the copies it renumbers from do not fit in memory.
   // Thread safety: REQUIRES no concurrent call of any other method (used when building).
   absl::Status Permute(absl::Span<const int64_t> order);
 
